@@ -1,0 +1,58 @@
+-- openai.finetunes: the OpenAI fine-tuning workflow from Lua.
+--
+--   local ft = require("openai.finetunes")
+--   local client = ft.new{ api_key = ... }          -- or $OPENAI_API_KEY
+--   local file, err = client:upload_file{ file = "train.jsonl", purpose = "fine-tune" }
+--   if not file then error(tostring(err)) end
+--
+-- See README.md for the method table, errors and options.
+local core = require("openai.finetunes.core")
+local client = require("openai.finetunes.client")
+local errors = require("openai.finetunes.errors")
+local endpoints = require("openai.finetunes.endpoints")
+
+local setmetatable, type = setmetatable, type
+
+local ft = {}
+
+ft._VERSION = client.VERSION
+ft.version = client.VERSION
+
+-- Build a client; every option is optional but the key (DESIGN.md "Public API").
+ft.new = client.new
+
+-- JSON null inside arrays, or to send an explicit null (validation_file = ft.null).
+ft.null = core.null
+
+-- Mark a table as a JSON array, so an empty one is sent as [] rather than {}.
+function ft.array(t)
+  if t == nil then t = {} end
+  if type(t) ~= "table" then
+    error("bad argument #1 to 'array' (table expected, got " .. type(t) .. ")", 2)
+  end
+  return setmetatable(t, core.array_mt)
+end
+
+ft.errors = errors
+ft.is_error = errors.is_error
+ft.is_client = client.is_client
+ft.endpoints = endpoints
+
+-- Extension modules add client methods (and module functions) without
+-- touching client.lua. Each returns { methods = {name = fn(self, ...)},
+-- functions = {name = fn} }; list it here once it exists.
+local EXTENSIONS = {
+  "openai.finetunes.batch",
+  "openai.finetunes.cache",
+}
+
+for _, name in ipairs(EXTENSIONS) do
+  local ext = require(name)
+  if ext.methods then client.extend(ext.methods) end
+  for fname, fn in pairs(ext.functions or {}) do
+    if ft[fname] ~= nil then error("openai.finetunes: " .. name .. " redefines ft." .. fname) end
+    ft[fname] = fn
+  end
+end
+
+return ft

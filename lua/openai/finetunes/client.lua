@@ -1,0 +1,459 @@
+-- The client object: one method per endpoint row, generated at load time onto
+-- one shared method table, all going through `send`. Request building is pure
+-- (arguments -> the transport contract's `req`), so every transport shares it.
+--
+--   plain client   methods return result, meta  |  nil, err
+--   strict view    the same methods raise err instead (ft.new{raise = true}, client:strict())
+local core = require("openai.finetunes.core")
+local errors = require("openai.finetunes.errors")
+local endpoints = require("openai.finetunes.endpoints")
+local validate = require("openai.finetunes.validate")
+local config = require("openai.finetunes.config")
+local misuse = require("openai.finetunes.misuse")
+local payloads = require("openai.finetunes.payloads")
+local retry = require("openai.finetunes.retry")
+local response_cache = require("openai.finetunes.cache")
+
+local type, pairs, ipairs, select, pcall, error = type, pairs, ipairs, select, pcall, error
+local setmetatable, getmetatable, tostring, rawget = setmetatable, getmetatable, tostring, rawget
+local format, gsub, lower = string.format, string.gsub, string.lower
+local unpack = rawget(table, "unpack") or rawget(_G, "unpack")
+local escape, encode_query, json_encode, json_decode = core.escape, core.encode_query, core.json_encode,
+  core.json_decode
+
+local fail, describe = misuse.fail, misuse.describe
+
+local M = {}
+
+M.VERSION = "0.1.0"
+M.USER_AGENT = "openai-finetunes-lua/" .. M.VERSION
+
+local Client = {}  -- the shared method table of plain clients
+local Strict = {}  -- the same names on the raising view
+local ClientMT = { __index = Client, __name = "openai.finetunes.client" }
+local StrictMT = { __index = Strict, __name = "openai.finetunes.client" }
+
+-- Private state lives under this key, out of the method namespace.
+local STATE = setmetatable({}, { __tostring = function() return "<client state>" end })
+local PLAIN = setmetatable({}, { __tostring = function() return "<plain client>" end })
+
+-- The state of a plain client, or an error blaming the caller of the method
+-- (`level` 2 = the method's caller when called from the method itself).
+local function state_of(self, fname, level)
+  local st = type(self) == "table" and getmetatable(self) == ClientMT and rawget(self, STATE)
+  if not st then
+    error(format("calling '%s' on bad self (use client:%s(...))", fname, fname), (level or 2) + 1)
+  end
+  return st
+end
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+local function is_count(v)
+  return type(v) == "number" and v >= 0 and v < math.huge and v == math.floor(v)
+end
+
+-- Request building ----------------------------------------------------------
+
+-- Path parameters: never empty, never a dot segment, always one escaped
+-- segment, with or without validation: an id must not reach another route.
+local function path_segment(v, name)
+  if type(v) ~= "string" or v == "" then
+    fail(format("%s must be a non-empty string, got %s", name, describe(v)))
+  end
+  if v == "." or v == ".." then
+    fail(format('%s must not be "." or ".."', name))
+  end
+  -- Escaping makes "../models" one segment, but a server or proxy that
+  -- decodes %2F before routing would see a dot segment again: refuse them.
+  -- ("org/model" ids of compatible servers stay allowed, escaped.)
+  for seg in string.gmatch(v, "[^/\\]*") do
+    if seg == "." or seg == ".." then
+      fail(format('%s must not contain "." or ".." path segments, got %s', name, describe(v)))
+    end
+  end
+  return escape(v)
+end
+
+local OPTS = {
+  headers = true, timeout = true, connect_timeout = true, idle_timeout = true, max_retries = true,
+  idempotency_key = true, progress = true, max_response_bytes = true,
+}
+
+local function check_call_opts(opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then fail(format("options table expected, got %s", describe(opts))) end
+  for k, v in pairs(opts) do
+    if not OPTS[k] then fail(format("unknown option %s", describe(k))) end
+    if k == "headers" then
+      config.check_headers(v, "headers")
+    elseif k == "timeout" or k == "connect_timeout" or k == "idle_timeout" then
+      if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
+        fail(format("%s must be a number > 0, got %s", k, describe(v)))
+      end
+    elseif k == "max_retries" or k == "max_response_bytes" then
+      if not is_count(v) then fail(format("%s must be an integer >= 0, got %s", k, describe(v))) end
+    elseif k == "idempotency_key" then
+      config.check_header_value(v, "idempotency_key")
+      if v == "" then fail("idempotency_key must not be empty") end
+    elseif k == "progress" and type(v) ~= "function" then
+      fail(format("progress must be a function, got %s", describe(v)))
+    end
+  end
+  return opts
+end
+
+-- Header names compare case-insensitively; later sets win, false removes.
+local function set_header(list, name, value)
+  list[lower(name)] = value ~= false and { name, value } or nil
+end
+
+local function build_headers(st, row, opts, json)
+  local h = {}
+  for _, pair in ipairs(st.headers) do set_header(h, pair[1], pair[2]) end
+  set_header(h, "Accept", row.accept)
+  if json then set_header(h, "Content-Type", "application/json") end
+  if opts.idempotency_key then set_header(h, "Idempotency-Key", opts.idempotency_key) end
+  if opts.headers then
+    for name, value in pairs(opts.headers) do set_header(h, name, value) end
+  end
+  if h.authorization then
+    fail("headers must not set Authorization: the transport adds it from api_key")
+  end
+  local out = {}
+  for _, pair in pairs(h) do out[pair[1]] = pair[2] end
+  return out
+end
+
+local function encode_json(body)
+  local ok, text = pcall(json_encode, body)
+  if not ok then fail("cannot be encoded as JSON: " .. gsub(tostring(text), "^[^\n]-:%d+: ", "")) end
+  return text
+end
+
+-- ft.null in a query means the literal `null` (jobs{metadata = ft.null}: the
+-- jobs without metadata); nil values are simply absent.
+local function query_string(q)
+  for k, v in pairs(q) do
+    if v == core.null then
+      local copy = {}
+      for k2, v2 in pairs(q) do copy[k2] = v2 end
+      copy[k] = "null"
+      q = copy
+    end
+  end
+  local ok, s = pcall(encode_query, q)
+  if not ok then fail("cannot be encoded as a query: " .. gsub(tostring(s), "^[^\n]-:%d+: ", "")) end
+  return s
+end
+
+-- (st, row, ctx, args...) -> req. ctx.argn tracks the argument being checked
+-- so a misuse names it.
+local function prepare(st, row, ctx, ...)
+  local path = row.path
+  local params = row.params
+  for i = 1, #params do
+    ctx.argn = i
+    local seg = path_segment((select(i, ...)), params[i])
+    path = gsub(path, "{" .. params[i] .. "}", (gsub(seg, "%%", "%%%%")), 1)
+  end
+  local n = #params
+  local check = st.validation and validate[row.name]
+  local body, multipart, query, sink
+  if row.query then
+    n = n + 1
+    ctx.argn = n
+    local q = select(n, ...)
+    if q ~= nil then
+      if type(q) ~= "table" then fail(format("query table expected, got %s", describe(q))) end
+      if check then check(q) end
+      query = query_string(q)
+    end
+  elseif row.body == "json" then
+    n = n + 1
+    ctx.argn = n
+    local p = select(n, ...)
+    if type(p) ~= "table" then fail(format("table expected, got %s", describe(p))) end
+    if check then check(p) end
+    body = encode_json(p)
+  elseif row.body == "multipart" then
+    n = n + 1
+    ctx.argn = n
+    local p = select(n, ...)
+    if row.name == "upload_file" then
+      multipart = payloads.upload_file(p, check)
+    else
+      local size
+      multipart, size = payloads.upload_part(p)
+      if check then check(p, size) end
+    end
+  elseif row.result == "file" then
+    n = n + 1
+    ctx.argn = n
+    sink = select(n, ...)
+    if type(sink) ~= "string" or sink == "" then
+      fail(format("path must be a non-empty string, got %s", describe(sink)))
+    end
+    if sink:find("%z") then fail("path must not contain NUL") end
+  end
+  n = n + 1
+  ctx.argn = n
+  local opts = check_call_opts((select(n, ...)))
+  for i = n + 1, select("#", ...) do
+    if select(i, ...) ~= nil then
+      ctx.argn = i
+      fail(format("no value expected, got %s", describe((select(i, ...)))))
+    end
+  end
+
+  local url = st.base_url .. path
+  if query and query ~= "" then url = url .. "?" .. query end
+  return {
+    method = row.method,
+    url = url,
+    headers = build_headers(st, row, opts, body ~= nil),
+    body = body,
+    multipart = multipart,
+    sink = sink,
+    timeout = opts.timeout or st.timeout,
+    connect_timeout = opts.connect_timeout or st.connect_timeout,
+    idle_timeout = opts.idle_timeout or st.idle_timeout,
+    max_response_bytes = opts.max_response_bytes,
+    progress = opts.progress,
+  }, opts.max_retries
+end
+
+-- Answers --------------------------------------------------------------------
+
+local function meta_of(res, attempts)
+  local headers = res.headers or {}
+  return { request_id = headers["x-request-id"], status = res.status, headers = headers, attempts = attempts }
+end
+
+-- A transport answer -> result, meta | nil, err.
+local function finish(row, res, err, attempts, sink)
+  if err then return nil, errors.from_transport(err, attempts) end
+  local status = res.status
+  if type(status) ~= "number" or status < 200 or status > 299 then
+    return nil, errors.from_response(res, attempts)
+  end
+  local meta = meta_of(res, attempts)
+  if row.result == "raw" then
+    return res.body or "", meta
+  elseif row.result == "file" then
+    return { path = sink, bytes = res.bytes_written }, meta
+  end
+  local body = res.body
+  if type(body) ~= "string" or body == "" then
+    return nil, errors.invalid_response(res, attempts, "empty body")
+  end
+  local value, why = json_decode(body)
+  if value == nil then return nil, errors.invalid_response(res, attempts, why) end
+  return value, meta
+end
+
+local function send(st, row, req, max_retries)
+  local cache, ticket = st.cache, nil
+  if cache then
+    local hit
+    hit, ticket = cache:get(row.name, req)
+    if hit then return response_cache.served(finish(row, hit, nil, 0, req.sink)) end
+  end
+  local res, err, attempts = st.policy:perform(st.transport, req, { max_retries = max_retries })
+  local result, second = finish(row, res, err, attempts, req.sink)
+  if ticket then cache:done(ticket, result ~= nil and res or nil) end
+  return result, second
+end
+
+-- Method generation ---------------------------------------------------------
+
+local function endpoint_method(row)
+  local name = row.name
+  return function(self, ...)
+    local st = state_of(self, name)
+    local ctx = { argn = 1 }
+    local built, req, max_retries = pcall(prepare, st, row, ctx, ...)
+    if not built then misuse.raise(req, name, ctx.argn, 2) end
+    return send(st, row, req, max_retries)
+  end
+end
+
+-- The raising view calls the plain method on the plain client (so helpers
+-- built on other methods keep their nil, err logic) and raises the error
+-- object it returns. Misuse keeps pointing at the caller's line.
+local function strict_method(name, fn)
+  return function(view, ...)
+    local plain = type(view) == "table" and rawget(view, PLAIN)
+    if not plain then
+      error(format("calling '%s' on bad self (use client:%s(...))", name, name), 2)
+    end
+    local r = pack(pcall(fn, plain, ...))
+    if not r[1] then
+      local msg = misuse.strip_position(r[2])
+      if msg then error(msg, 2) end
+      error(r[2], 0)
+    end
+    if r[2] == nil and errors.is_error(r[3]) then error(r[3], 0) end
+    return unpack(r, 2, r.n)
+  end
+end
+
+-- Add methods to every client (plain and strict). Extension modules
+-- (pagination, workflows, batches ...) call this through finetunes.lua; a
+-- name may be defined once.
+function M.extend(methods)
+  for name, fn in pairs(methods) do
+    if type(name) ~= "string" or type(fn) ~= "function" then
+      error(format("client.extend: %s must map to a function", describe(name)), 2)
+    end
+    if Client[name] ~= nil then error(format("client.extend: method %q is already defined", name), 2) end
+    Client[name] = fn
+    if name:sub(1, 1) ~= "_" then Strict[name] = strict_method(name, fn) end
+  end
+end
+
+do
+  local generated = {}
+  for _, row in ipairs(endpoints) do generated[row.name] = endpoint_method(row) end
+  M.extend(generated)
+end
+
+-- Non-endpoint methods ---------------------------------------------------------
+
+local lifecycle = {}
+
+function lifecycle.strict(self)
+  local st = state_of(self, "strict")
+  if not st.strict then st.strict = setmetatable({ [PLAIN] = self }, StrictMT) end
+  return st.strict
+end
+
+-- Closes the transport (connections, the curl handle). Idempotent; later
+-- calls answer nil, err with kind "closed" (from the transport).
+function lifecycle.close(self)
+  local st = state_of(self, "close")
+  if st.transport.close then st.transport:close() end
+  return true
+end
+
+-- For extension modules -----------------------------------------------------
+
+-- The transport (for now/sleep/start/poll in helpers).
+function lifecycle._transport(self) return state_of(self, "_transport").transport end
+
+-- The retry policy (helpers that drive their own transfers use perform/decide).
+function lifecycle._policy(self) return state_of(self, "_policy").policy end
+
+-- The response cache object (cache.lua), or nil when the client has none.
+function lifecycle._cache(self) return state_of(self, "_cache").cache end
+
+-- Build the req of endpoint `name` from its usual arguments, with all checks
+-- (misuse raises at the caller of _prepare). Returns req, max_retries.
+function lifecycle._prepare(self, name, ...)
+  local st = state_of(self, "_prepare")
+  local row = endpoints[name]
+  if not row then error(format("no endpoint named %s", describe(name)), 2) end
+  local ctx = { argn = 1 }
+  local ok, req, max_retries = pcall(prepare, st, row, ctx, ...)
+  if not ok then misuse.raise(req, name, ctx.argn, 2) end
+  return req, max_retries
+end
+
+-- Turn what the transport gave for a req of endpoint `name` into
+-- result, meta | nil, err.
+function lifecycle._finish(self, name, res, err, attempts, req)
+  state_of(self, "_finish")
+  return finish(endpoints[name], res, err, attempts or 1, req and req.sink)
+end
+
+M.extend(lifecycle)
+
+ClientMT.__tostring = function(self)
+  return format("openai.finetunes.client (%s)", rawget(self, STATE).base_url)
+end
+StrictMT.__tostring = function(self)
+  return format("openai.finetunes.client (%s, strict)", rawget(rawget(self, PLAIN), STATE).base_url)
+end
+Strict.strict = function(self) return self end
+
+-- `local client <close> = ft.new{...}` (Lua 5.4) closes the transport at scope end.
+ClientMT.__close = function(self) lifecycle.close(self) end
+StrictMT.__close = function(self) lifecycle.close(rawget(self, PLAIN)) end
+
+-- Construction -------------------------------------------------------------
+
+-- The one place that picks the transport: cosockets inside nginx (the ngx
+-- transport checks the phase per call and never falls back to blocking curl),
+-- libcurl everywhere else.
+function M.default_transport_module()
+  if rawget(_G, "ngx") ~= nil then
+    local ngx_transport = require("openai.finetunes.transport.ngx")
+    if ngx_transport.available() then return ngx_transport end
+  end
+  return require("openai.finetunes.transport.curl")
+end
+
+local function transport_options(r)
+  return {
+    api_key = r.api_key,
+    timeout = r.timeout, connect_timeout = r.connect_timeout, idle_timeout = r.idle_timeout,
+    http_version = r.http_version, compression = r.compression,
+    proxy = r.proxy, tls = r.tls,
+    max_connections = r.pool and r.pool.max_connections,
+    max_response_bytes = r.max_response_bytes,
+    verbose = r.verbose,
+  }
+end
+
+local function make_transport(r)
+  local t = r.transport
+  if t and type(t.request) == "function" then return t end
+  local module = t or M.default_transport_module()
+  return module.new(transport_options(r))
+end
+
+local function user_agent(r)
+  if r.user_agent and r.user_agent ~= "" then return r.user_agent .. " " .. M.USER_AGENT end
+  return M.USER_AGENT
+end
+
+-- Default headers in order: ours, then OPENAI_CUSTOM_HEADERS / headers option.
+local function default_headers(r)
+  local list = { { "User-Agent", user_agent(r) } }
+  if r.organization then list[#list + 1] = { "OpenAI-Organization", r.organization } end
+  if r.project then list[#list + 1] = { "OpenAI-Project", r.project } end
+  for name, value in pairs(r.headers) do list[#list + 1] = { name, value } end
+  return list
+end
+
+-- ft.new{...}: misuse raises at the caller's line (level counts from new).
+function M.new(opts)
+  local ok, r = pcall(config.resolve, opts)
+  if not ok then misuse.raise(r, "new", 1, 2) end
+  local policy = retry.policy(r, "new", 2)
+  local st = {
+    base_url = r.base_url,
+    validation = r.validation,
+    timeout = r.timeout, connect_timeout = r.connect_timeout, idle_timeout = r.idle_timeout,
+    headers = default_headers(r),
+    policy = policy,
+  }
+  st.transport = make_transport(r)
+  if r.cache then
+    local transport = st.transport
+    st.cache = response_cache.new{ ttl = r.cache.ttl, base_url = r.base_url,
+      now = function() return transport.now and transport:now() or os.time() end }
+  end
+  r.api_key = nil -- handed to the transport; not kept anywhere in Lua
+  local self = setmetatable({ [STATE] = st }, ClientMT)
+  if r.raise then return Client.strict(self) end
+  return self
+end
+
+function M.is_client(x)
+  local mt = getmetatable(x)
+  return mt == ClientMT or mt == StrictMT
+end
+
+M.methods = Client
+return M

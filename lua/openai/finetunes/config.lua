@@ -1,0 +1,269 @@
+-- Client options: type checks, defaults, environment fallbacks.
+-- `config.resolve(opts, getenv)` takes the getenv to use so specs can inject one.
+local misuse = require("openai.finetunes.misuse")
+
+local type, pairs, tostring = type, pairs, tostring
+local math_type = rawget(math, "type")
+local find, match, gsub, gmatch, format = string.find, string.match, string.gsub, string.gmatch, string.format
+
+local config = {}
+
+config.DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+config.DEFAULTS = {
+  timeout = 600, connect_timeout = 10, max_retries = 2, validation = true, compression = true,
+}
+
+local fail = misuse.fail
+local describe = misuse.describe
+
+local function is_integer(v)
+  if math_type then return math_type(v) == "integer" or (math_type(v) == "float" and v == math.floor(v)) end
+  return type(v) == "number" and v == math.floor(v)
+end
+
+-- RFC 7230 token characters: a header name that passes cannot split a request.
+local function check_header_name(name, where)
+  if type(name) ~= "string" or not find(name, "^[%w!#$%%&'*+%-.^_`|~]+$") then
+    fail(format("%s: header name must be a token string, got %s", where, describe(name)))
+  end
+end
+
+local function check_header_value(value, where)
+  if type(value) ~= "string" then
+    fail(format("%s must be a string, got %s", where, describe(value)))
+  end
+  if find(value, "[\r\n%z]") then
+    fail(format("%s must not contain CR, LF or NUL", where))
+  end
+end
+config.check_header_name = check_header_name
+config.check_header_value = check_header_value
+
+-- headers = {Name = "value" | false}; false removes a default header.
+function config.check_headers(h, where)
+  if type(h) ~= "table" then fail(format("%s must be a table, got %s", where, describe(h))) end
+  for name, value in pairs(h) do
+    check_header_name(name, where)
+    if value ~= false then check_header_value(value, format("%s[%q]", where, name)) end
+  end
+  return h
+end
+
+local function check_number(v, name, min, allow_zero)
+  if type(v) ~= "number" or v ~= v or v == math.huge or v < min or (not allow_zero and v == min) then
+    fail(format("%s must be a number %s %s, got %s", name, allow_zero and ">=" or ">", tostring(min), describe(v)))
+  end
+  return v
+end
+
+local function check_count(v, name)
+  if type(v) ~= "number" or not is_integer(v) or v < 0 then
+    fail(format("%s must be an integer >= 0, got %s", name, describe(v)))
+  end
+  return v
+end
+
+local function check_boolean(v, name)
+  if type(v) ~= "boolean" then fail(format("%s must be a boolean, got %s", name, describe(v))) end
+  return v
+end
+
+local function check_string(v, name)
+  if type(v) ~= "string" then fail(format("%s must be a string, got %s", name, describe(v))) end
+  return v
+end
+
+local function check_fields(t, name, fields)
+  if type(t) ~= "table" then fail(format("%s must be a table, got %s", name, describe(t))) end
+  for k, v in pairs(t) do
+    local check = fields[k]
+    if not check then fail(format("unknown option %s.%s", name, tostring(k))) end
+    check(v, name .. "." .. k)
+  end
+  return t
+end
+
+local function check_base_url(v, name)
+  check_string(v, name)
+  if not find(v, "^[Hh][Tt][Tt][Pp][Ss]?://[^/%s]") or find(v, "[%s%z]") then
+    fail(format("%s must be an http:// or https:// URL, got %s", name, describe(v)))
+  end
+  return (gsub(v, "/+$", ""))
+end
+
+local function check_api_key(v, name)
+  check_string(v, name)
+  -- Never echo the key: describe it only by what is wrong.
+  if v == "" then fail(name .. " must not be empty") end
+  if find(v, "[\r\n%z]") then fail(name .. " must not contain CR, LF or NUL") end
+  return v
+end
+
+local function check_optional_value(v, name)
+  check_header_value(v, name)
+  if v == "" then return nil end
+  return v
+end
+
+local function check_proxy(v, name)
+  if type(v) == "string" then v = { url = v } end
+  return check_fields(v, name, {
+    url = check_string, username = check_string, password = check_string, no_proxy = check_string,
+  })
+end
+
+local function check_tls(v, name)
+  return check_fields(v, name, {
+    verify = check_boolean, ca_file = check_string, ca_path = check_string,
+    cert_file = check_string, key_file = check_string, key_password = check_string,
+  })
+end
+
+local function check_positive_integer(v, name)
+  if type(v) ~= "number" or not is_integer(v) or v < 1 then
+    fail(format("%s must be an integer >= 1, got %s", name, describe(v)))
+  end
+  return v
+end
+
+local function check_pool(v, name)
+  return check_fields(v, name, { max_connections = check_positive_integer })
+end
+
+local function check_cache(v, name)
+  return check_fields(v, name, { ttl = function(x, n) return check_number(x, n, 0, true) end })
+end
+
+local function check_table(v, name)
+  if type(v) ~= "table" then fail(format("%s must be a table, got %s", name, describe(v))) end
+  return v
+end
+
+local function check_http_version(v, name)
+  if v ~= "2" and v ~= "1.1" then fail(format('%s must be "2" or "1.1", got %s', name, describe(v))) end
+  return v
+end
+
+-- A ready transport object (has :request) or a transport module (has .new).
+-- v[key] without raising: a userdata without __index would.
+local function field_of(v, key)
+  if type(v) == "table" then return v[key] end
+  if type(v) ~= "userdata" then return nil end
+  local ok, x = pcall(function() return v[key] end)
+  return ok and x or nil
+end
+
+local function check_transport(v, name)
+  if type(field_of(v, "request")) ~= "function" and type(field_of(v, "new")) ~= "function" then
+    fail(format("%s must be a transport (a table with a request method) or a transport module"
+      .. " (a table with new), got %s", name, describe(v)))
+  end
+  return v
+end
+
+local OPTIONS = {
+  api_key = check_api_key,
+  base_url = check_base_url,
+  organization = check_optional_value,
+  project = check_optional_value,
+  timeout = function(v, n) return check_number(v, n, 0) end,
+  connect_timeout = function(v, n) return check_number(v, n, 0) end,
+  idle_timeout = function(v, n) return check_number(v, n, 0) end,
+  max_retries = check_count,
+  retry = check_table,
+  circuit_breaker = check_table,
+  http_version = check_http_version,
+  compression = check_boolean,
+  proxy = check_proxy,
+  tls = check_tls,
+  pool = check_pool,
+  cache = check_cache,
+  validation = check_boolean,
+  headers = function(v, n) return config.check_headers(v, n) end,
+  user_agent = function(v, n)
+    check_header_value(v, n)
+    return v
+  end,
+  transport = check_transport,
+  raise = check_boolean,
+  max_response_bytes = check_positive_integer,
+  verbose = check_boolean,
+}
+config.OPTIONS = OPTIONS
+
+-- Environment values are trimmed; empty means unset (what the SDKs' readEnv does).
+local function env(getenv, name)
+  local v = getenv(name)
+  if type(v) ~= "string" then return nil end
+  v = match(v, "^%s*(.-)%s*$")
+  if v == "" then return nil end
+  return v
+end
+
+-- OPENAI_CUSTOM_HEADERS: one "Name: value" per line.
+function config.parse_custom_headers(text)
+  local headers = {}
+  for line in gmatch(text, "[^\r\n]+") do
+    local name, value = match(line, "^%s*([^:%s][^:]-)%s*:%s*(.-)%s*$")
+    if name then
+      check_header_name(name, "OPENAI_CUSTOM_HEADERS")
+      headers[name] = value
+    elseif match(line, "%S") then
+      fail("OPENAI_CUSTOM_HEADERS: each line must be 'Name: value'")
+    end
+  end
+  return headers
+end
+
+-- opts -> resolved settings. Raises a misuse error (see misuse.lua) naming the
+-- option. The key, when present, is in the result only to be handed to the
+-- transport; client.lua does not keep it.
+function config.resolve(opts, getenv)
+  getenv = getenv or os.getenv
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then fail("options must be a table, got " .. describe(opts)) end
+  local r = {}
+  for k, v in pairs(opts) do
+    local check = OPTIONS[k]
+    if not check then fail("unknown option " .. describe(k)) end
+    r[k] = check(v, k)
+  end
+  for k, v in pairs(config.DEFAULTS) do
+    if r[k] == nil then r[k] = v end
+  end
+
+  if opts.api_key == nil then
+    local key = env(getenv, "OPENAI_API_KEY")
+    r.api_key = key and check_api_key(key, "OPENAI_API_KEY")
+  end
+  if opts.base_url == nil then
+    local url = env(getenv, "OPENAI_BASE_URL")
+    r.base_url = url and check_base_url(url, "OPENAI_BASE_URL") or config.DEFAULT_BASE_URL
+  end
+  if opts.organization == nil then
+    local org = env(getenv, "OPENAI_ORG_ID")
+    r.organization = org and check_optional_value(org, "OPENAI_ORG_ID")
+  end
+  if opts.project == nil then
+    local project = env(getenv, "OPENAI_PROJECT_ID")
+    r.project = project and check_optional_value(project, "OPENAI_PROJECT_ID")
+  end
+  -- Custom headers from the environment first, then the headers option on top.
+  local headers = {}
+  local custom = env(getenv, "OPENAI_CUSTOM_HEADERS")
+  if custom then
+    for name, value in pairs(config.parse_custom_headers(custom)) do headers[name] = value end
+  end
+  for name, value in pairs(r.headers or {}) do headers[name] = value end
+  r.headers = headers
+
+  -- A ready transport brings its own auth; every other path needs the key.
+  local ready_transport = r.transport and type(field_of(r.transport, "request")) == "function"
+  if not r.api_key and not ready_transport then
+    fail("missing API key: pass api_key = ... or set OPENAI_API_KEY")
+  end
+  return r
+end
+
+return config

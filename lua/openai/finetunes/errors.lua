@@ -1,0 +1,166 @@
+-- The one error type of openai.finetunes: every run-time failure (network, HTTP
+-- status, API error envelope, unreadable answer) comes back as `nil, err` with
+-- one of these. Misuse is not an error object: it raises a plain message.
+local json_decode = require("openai.finetunes.core").json_decode
+local retry_after = require("openai.finetunes.retry_after")
+
+local type, tostring, setmetatable, getmetatable = type, tostring, setmetatable, getmetatable
+local format, gsub, match, sub = string.format, string.gsub, string.match, string.sub
+
+local errors = {}
+
+-- What a caller can do about each kind (README "Errors" repeats this list).
+errors.kinds = {
+  api = "the server answered with an HTTP error status (see status, type, code)",
+  connect = "could not connect (refused, unreachable, reset)",
+  dns = "the host name did not resolve",
+  tls = "TLS handshake or certificate verification failed",
+  timeout = "connect, idle or total timeout expired",
+  proxy = "the proxy refused or failed",
+  io = "reading the upload or writing the download failed",
+  aborted = "the progress callback stopped the transfer",
+  too_large = "the response was bigger than max_response_bytes",
+  closed = "the client was closed",
+  circuit_open = "the circuit breaker is open: recent calls failed, this one was not sent",
+  invalid_response = "a 2xx answer whose body is not the JSON the API promises",
+  invalid_request = "the transport refused the request before sending it",
+}
+
+local Error = { __name = "openai.finetunes.error" }
+Error.__index = Error
+
+-- Messages end up in logs and one-line tostrings: keep them to one short line.
+local MAX_MESSAGE = 300
+
+local function one_line(s, limit)
+  s = gsub(gsub(tostring(s), "[\r\n\t]+", " "), "^%s+", "")
+  s = gsub(s, "%s+$", "")
+  limit = limit or MAX_MESSAGE
+  if #s > limit then s = sub(s, 1, limit - 3) .. "..." end
+  return s
+end
+errors.one_line = one_line
+
+function errors.is_error(x)
+  return getmetatable(x) == Error
+end
+
+-- fields: kind (required), message, status, type, code, param, request_id,
+-- retry_after, attempts, headers, body, cause.
+function errors.new(fields)
+  return setmetatable(fields, Error)
+end
+
+function Error:__tostring()
+  local parts = { self.kind, " error" }
+  if self.status then parts[#parts + 1] = " " .. self.status end
+  if self.type then parts[#parts + 1] = " " .. self.type end
+  if self.code and self.code ~= self.type then parts[#parts + 1] = " (" .. self.code .. ")" end
+  parts[#parts + 1] = ": " .. one_line(self.message or errors.kinds[self.kind] or "unknown error")
+  if self.param then parts[#parts + 1] = " [param " .. self.param .. "]" end
+  if self.request_id then parts[#parts + 1] = " [request " .. self.request_id .. "]" end
+  if self.attempts and self.attempts > 1 then parts[#parts + 1] = " after " .. self.attempts .. " attempts" end
+  return table.concat(parts)
+end
+
+-- The positive Retry-After hint of an answer, in seconds (retry_after.lua
+-- reads retry-after-ms, then Retry-After as seconds or an HTTP date).
+function errors.retry_after(headers)
+  local v = retry_after.seconds(headers, os.time())
+  if v and v > 0 and v < math.huge then return v end
+  return nil
+end
+
+local function string_or_nil(v)
+  if type(v) == "string" and v ~= "" then return v end
+  if type(v) == "number" then return tostring(v) end
+  return nil
+end
+
+-- A non-JSON error body (a proxy's HTML page, plain text): a short message.
+local function describe_raw_body(status, body)
+  if body == nil or body == "" then return format("HTTP %d with an empty body", status) end
+  local title = match(body, "<[Tt][Ii][Tt][Ll][Ee][^>]*>(.-)</[Tt][Ii][Tt][Ll][Ee]>")
+  if title and match(title, "%S") then return one_line(title, 120) end
+  if match(body, "^%s*<") then
+    local h1 = match(body, "<[Hh]1[^>]*>(.-)</[Hh]1>")
+    if h1 and match(h1, "%S") then return one_line(gsub(h1, "<[^>]*>", ""), 120) end
+    return format("HTTP %d with an HTML body", status)
+  end
+  return one_line(body, 200)
+end
+
+-- A non-2xx transport response -> error. The OpenAI envelope is
+-- {"error": {"message", "type", "param", "code"}}.
+function errors.from_response(res, attempts)
+  local status, headers, body = res.status, res.headers or {}, res.body
+  local e = {
+    kind = "api", status = status, headers = headers, attempts = attempts,
+    request_id = headers["x-request-id"], retry_after = errors.retry_after(headers),
+  }
+  local decoded = type(body) == "string" and body ~= "" and json_decode(body) or nil
+  local envelope = type(decoded) == "table" and decoded.error
+  if type(envelope) == "table" then
+    e.message = string_or_nil(envelope.message)
+    e.type = string_or_nil(envelope.type)
+    e.code = string_or_nil(envelope.code)
+    e.param = string_or_nil(envelope.param)
+    e.body = decoded
+  elseif type(envelope) == "string" then
+    e.message = envelope
+    e.body = decoded
+  elseif decoded ~= nil then
+    e.message = one_line(body, 200)
+    e.body = decoded
+  else
+    e.message = describe_raw_body(status, body)
+    e.body = body
+  end
+  e.message = e.message or format("HTTP %d", status)
+  return errors.new(e)
+end
+
+-- A transport error table ({kind, message, ...}) -> error.
+function errors.from_transport(err, attempts)
+  if errors.is_error(err) then
+    if attempts and not err.attempts then err.attempts = attempts end
+    return err
+  end
+  if type(err) ~= "table" then err = { kind = "io", message = tostring(err) } end
+  local kind = type(err.kind) == "string" and err.kind or "io"
+  return errors.new {
+    kind = kind,
+    message = err.message and one_line(err.message) or errors.kinds[kind],
+    attempts = attempts,
+    status = err.status,
+    curl_code = err.curl_code,
+    retry_after = err.retry_after,
+    cause = err.callback_error,
+  }
+end
+
+-- A 2xx whose body is not what the operation promises.
+function errors.invalid_response(res, attempts, why)
+  local headers = res.headers or {}
+  return errors.new {
+    kind = "invalid_response", status = res.status, headers = headers, attempts = attempts,
+    request_id = headers["x-request-id"],
+    message = "the response is not valid JSON: " .. one_line(why, 120),
+    body = res.body,
+  }
+end
+
+-- True for the failures a later attempt can cure (the retry layer decides for
+-- itself; this is for callers that want to retry whole workflows).
+function errors.retryable(err)
+  if not errors.is_error(err) then return false end
+  local k = err.kind
+  if k == "connect" or k == "timeout" or k == "dns" then return true end
+  if k == "api" then
+    local s = err.status or 0
+    return s == 408 or s == 409 or s == 429 or s >= 500
+  end
+  return false
+end
+
+return errors
