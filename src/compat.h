@@ -36,4 +36,17 @@ void *oft_compat_testudata(lua_State *L, int i, const char *tname);
 #define luaL_pushfail(L)              lua_pushnil(L)
 #endif
 
+/*
+ * One user value per userdata, always a table (the client keeps its Lua-side
+ * references there). Use as statements: the return types differ by version.
+ * 5.1/LuaJIT: the userdata's environment table; 5.2/5.3: the single user value.
+ */
+#if LUA_VERSION_NUM < 502
+#define lua_getiuservalue(L, i, n)    lua_getfenv((L), (i))
+#define lua_setiuservalue(L, i, n)    lua_setfenv((L), (i))
+#elif LUA_VERSION_NUM < 504
+#define lua_getiuservalue(L, i, n)    lua_getuservalue((L), (i))
+#define lua_setiuservalue(L, i, n)    lua_setuservalue((L), (i))
+#endif
+
 #endif /* OFT_COMPAT_H */

@@ -1,0 +1,70 @@
+-- openai.finetunes.transport.curl: the default transport outside nginx, a thin
+-- object over the C core's client handle (libcurl multi + share handles).
+--
+-- Everything happens in C (src/client.c, src/transfer.c): keep-alive and HTTP/2
+-- multiplexing across calls, the API key (kept in C, written only into the
+-- Authorization header), timeouts, proxy, TLS, multipart streamed from disk,
+-- downloads streamed to a sink, progress callbacks, concurrent exchanges. This
+-- file only gives the handle the transport shape of HACKING.md. Checking option
+-- values beyond their types is the client layer's job.
+local core = require("openai.finetunes.core")
+
+local setmetatable, tostring = setmetatable, tostring
+
+local M = { _VERSION = core._VERSION }
+
+local Transport = {}
+Transport.__index = Transport
+
+--- new(opts) -> transport. opts as core.new: api_key (required), timeout,
+-- connect_timeout, idle_timeout, http_version, compression, proxy, tls,
+-- max_connections, max_response_bytes, verbose. Bad types raise.
+function M.new(opts)
+  return setmetatable({ handle = core.new(opts) }, Transport)
+end
+
+--- request(req) -> res | nil, err (blocking). Re-raises an error raised by req.progress.
+function Transport:request(req)
+  return self.handle:request(req)
+end
+
+--- start(req) -> id | nil, err: the exchange runs while poll() drives it.
+function Transport:start(req)
+  return self.handle:start(req)
+end
+
+--- poll(timeout) -> { {id=, res=} | {id=, err=}, ... }: at least one completion, or {} after timeout seconds.
+function Transport:poll(timeout)
+  return self.handle:poll(timeout)
+end
+
+--- cancel(id) -> true if the exchange was pending (it is never reported).
+function Transport:cancel(id)
+  return self.handle:cancel(id)
+end
+
+--- pending() -> exchanges started and not yet reported.
+function Transport:pending()
+  return self.handle:pending()
+end
+
+function Transport.now()
+  return core.now()
+end
+
+function Transport.sleep(_, seconds)
+  return core.sleep(seconds)
+end
+
+--- close(): idempotent; cancels what is in flight. Later calls return nil, {kind = "closed"}.
+function Transport:close()
+  return self.handle:close()
+end
+
+Transport.__close = Transport.close -- `local t <close> = curl.new{...}` on Lua 5.4
+
+function Transport:__tostring()
+  return "openai.finetunes.transport.curl (" .. tostring(self.handle) .. ")"
+end
+
+return M

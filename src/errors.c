@@ -1,0 +1,88 @@
+/* errors.c: CURLcode -> kind, and the err table every failure is reported as. */
+#include <string.h>
+
+#include "errors.h"
+
+const char *oft_error_kind(CURLcode code, const char *message) {
+  static const char tunnel[] = "CONNECT tunnel failed";
+  if (code == CURLE_RECV_ERROR && message != NULL && strncmp(message, tunnel, sizeof(tunnel) - 1) == 0)
+    return "proxy";
+  switch (code) {
+  case CURLE_OK:
+    return NULL;
+  case CURLE_COULDNT_CONNECT:
+    return "connect";
+  case CURLE_COULDNT_RESOLVE_HOST:
+    return "dns";
+  case CURLE_COULDNT_RESOLVE_PROXY:
+#if LIBCURL_VERSION_NUM >= 0x074900 /* 7.73.0 */
+  case CURLE_PROXY:
+#endif
+    return "proxy";
+  case CURLE_OPERATION_TIMEDOUT:
+    return "timeout";
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_ENGINE_NOTFOUND:
+  case CURLE_SSL_ENGINE_SETFAILED:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_ENGINE_INITFAILED:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_SHUTDOWN_FAILED:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_USE_SSL_FAILED:
+#if LIBCURL_VERSION_NUM >= 0x074d00 /* 7.77.0 */
+  case CURLE_SSL_CLIENTCERT:
+#endif
+    return "tls";
+  case CURLE_ABORTED_BY_CALLBACK:
+    return "aborted";
+  case CURLE_FILESIZE_EXCEEDED:
+    return "too_large";
+  case CURLE_URL_MALFORMAT:
+  case CURLE_UNSUPPORTED_PROTOCOL:
+    return "invalid_request";
+  default:
+    /* send/recv errors, resets, HTTP/2 stream errors, bad encodings, files */
+    return "io";
+  }
+}
+
+/* Appends s[0..n) to the buffer on top, one line, with `secret` redacted. */
+static void add_clean(luaL_Buffer *b, const char *s, size_t n, const char *secret) {
+  size_t slen = secret != NULL ? strlen(secret) : 0;
+  size_t i = 0;
+  while (i < n) {
+    if (slen > 0 && n - i >= slen && memcmp(s + i, secret, slen) == 0) {
+      luaL_addstring(b, "[redacted]");
+      i += slen;
+      continue;
+    }
+    luaL_addchar(b, (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') ? ' ' : s[i]);
+    i++;
+  }
+}
+
+void oft_error_push(lua_State *L, const char *kind, const char *message,
+                    int curl_code, const char *secret) {
+  luaL_Buffer b;
+  size_t n = message != NULL ? strlen(message) : 0;
+  while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r' || message[n - 1] == ' '))
+    n--; /* libcurl's buffer often ends in a newline */
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, kind);
+  lua_setfield(L, -2, "kind");
+  luaL_buffinit(L, &b);
+  if (n > 0) add_clean(&b, message, n, secret);
+  else luaL_addstring(&b, kind);
+  luaL_pushresult(&b);
+  lua_setfield(L, -2, "message");
+  if (curl_code >= 0) {
+    lua_pushinteger(L, curl_code);
+    lua_setfield(L, -2, "curl_code");
+  }
+}

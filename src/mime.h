@@ -1,0 +1,42 @@
+/*
+ * mime.h: multipart/form-data bodies from req.multipart.
+ *
+ * Fields are sent in sorted name order, the file part last (as openai-python
+ * does). The file part streams: a whole file through curl_mime_filedata, a
+ * slice [offset, offset + length) of a file through a read callback on our own
+ * FILE* (Uploads API parts), or a Lua string held by reference without a copy.
+ */
+#ifndef OFT_MIME_H
+#define OFT_MIME_H
+
+#include <stdio.h>
+
+#include <curl/curl.h>
+
+#include "compat.h"
+
+struct oft_transfer;
+
+/* Where the bytes of a streamed file part come from. */
+typedef struct oft_source {
+  FILE *file;          /* a file slice, or NULL */
+  const char *data;    /* a Lua string kept alive by the transfer's data_ref */
+  curl_off_t offset;   /* slice start in the file */
+  curl_off_t length;   /* bytes in the part */
+  curl_off_t pos;      /* bytes already handed to libcurl */
+  int read_errno;      /* reading the file failed mid-transfer */
+} oft_source;
+
+/*
+ * Builds the multipart body from the table at `mp` and attaches it to the
+ * transfer's easy handle. Returns 1, or 0 with an err table pushed (kind
+ * "invalid_request" for names libcurl cannot frame, "io" for unreadable
+ * files). Raises `bad argument #arg` on wrong types. Everything acquired is
+ * owned by the transfer, so a raise leaks nothing.
+ */
+int oft_mime_prepare(lua_State *L, struct oft_transfer *t, int mp, int arg);
+
+/* Frees the mime tree and closes the slice file; idempotent. */
+void oft_mime_release(struct oft_transfer *t);
+
+#endif /* OFT_MIME_H */

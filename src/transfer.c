@@ -1,0 +1,661 @@
+/*
+ * transfer.c: one HTTP exchange. Setup from a req table, libcurl's callbacks
+ * (body, headers, progress, verbose trace), and the res / err table. Shared by
+ * h:request and h:start/h:poll: both drivers go through these functions.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "core.h"
+#include "errors.h"
+#include "transfer.h"
+
+#define USER_AGENT "openai-finetunes-lua/" OFT_VERSION
+#define RECV_BUFFER (128L * 1024) /* fewer callbacks on big downloads */
+
+/* ---- byte buffers ---- */
+
+static int buf_reserve(oft_buf *b, size_t extra) {
+  size_t cap = b->cap > 0 ? b->cap : 1024;
+  char *d;
+  if (extra <= b->cap - b->len) return 1;
+  while (cap - b->len < extra) {
+    if (cap > ((size_t)-1) / 2) return 0;
+    cap *= 2;
+  }
+  d = (char *)realloc(b->data, cap);
+  if (d == NULL) return 0;
+  b->data = d;
+  b->cap = cap;
+  return 1;
+}
+
+static int buf_add(oft_buf *b, const char *p, size_t n) {
+  if (!buf_reserve(b, n)) return 0;
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+  return 1;
+}
+
+static void buf_free(oft_buf *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+/* ---- small helpers ---- */
+
+static int ieq(const char *a, size_t alen, const char *b) {
+  size_t i;
+  if (alen != strlen(b)) return 0;
+  for (i = 0; i < alen; i++) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = (char)(y - 'A' + 'a');
+    if (x != y) return 0;
+  }
+  return 1;
+}
+
+/* RFC 9110 token characters: header names and methods. */
+static int is_token(const char *s, size_t n) {
+  size_t i;
+  if (n == 0) return 0;
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+          (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL)))
+      return 0;
+  }
+  return 1;
+}
+
+static int fail(lua_State *L, oft_transfer *t, const char *kind, const char *message) {
+  oft_error_push(L, kind, message, -1, t->client->key);
+  return 0;
+}
+
+/* fail() with a message built by lua_pushfstring (left below the err table, harmless). */
+#define FAILF(L, t, kind, ...) fail((L), (t), (kind), lua_pushfstring((L), __VA_ARGS__))
+
+/* A byte count: an integer where Lua has them (exact to 2^53 bytes before 5.3). */
+static void push_count(lua_State *L, curl_off_t n) {
+#if LUA_VERSION_NUM >= 503
+  lua_pushinteger(L, (lua_Integer)n);
+#else
+  lua_pushnumber(L, (lua_Number)n);
+#endif
+}
+
+/* ---- libcurl callbacks (no Lua API call here may raise: never unwind through libcurl) ---- */
+
+/* A 2xx body goes to the sink file when there is one; anything else to memory. */
+static int decide_sink(oft_transfer *t) {
+  if (t->to_sink < 0) {
+    long status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    t->to_sink = t->sink_file != NULL && status >= 200 && status < 300;
+  }
+  return t->to_sink;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+  oft_transfer *t = (oft_transfer *)ud;
+  size_t len = size * n;
+  if (decide_sink(t)) {
+    if (fwrite(p, 1, len, t->sink_file) != len) {
+      t->sink_errno = errno != 0 ? errno : EIO;
+      return 0;
+    }
+    t->sink_bytes += (curl_off_t)len;
+    return len;
+  }
+  if ((double)t->body.len + (double)len > t->max_body) {
+    t->too_large = 1;
+    return 0;
+  }
+  if (t->body.cap == 0) { /* size the buffer once when the length is announced */
+    curl_off_t cl = -1;
+    curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    if (cl > 0 && (double)cl <= t->max_body) buf_reserve(&t->body, (size_t)cl);
+  }
+  if (!buf_add(&t->body, p, len)) {
+    t->oom = 1;
+    return 0;
+  }
+  return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  oft_transfer *t = (oft_transfer *)ud;
+  size_t len = size * n;
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) t->head.len = 0; /* a new response (after 1xx) */
+  if (!buf_add(&t->head, p, len)) {
+    t->oom = 1;
+    return 0;
+  }
+  return len;
+}
+
+/*
+ * idle_timeout: no byte moved either way for idle_s seconds. Checked here, not
+ * with CURLOPT_LOW_SPEED_*: libcurl averages the speed over ~5 s, so after a
+ * burst a stall would be noticed only seconds late. libcurl calls the progress
+ * function at least once a second, and the driver never waits longer.
+ */
+static int idle_expired(oft_transfer *t, curl_off_t dlnow, curl_off_t ulnow) {
+  double now;
+  if (t->idle_s <= 0) return 0;
+  now = oft_now();
+  if (dlnow != t->last_dl || ulnow != t->last_ul) {
+    t->last_dl = dlnow;
+    t->last_ul = ulnow;
+    t->last_activity = now;
+    return 0;
+  }
+  if (now - t->last_activity < t->idle_s) return 0;
+  t->idle_expired = 1;
+  return 1;
+}
+
+/*
+ * Progress: the cancel and idle checks, then the user's Lua callback, under lua_pcall.
+ * Nothing here allocates outside the pcall: the stack room was reserved by the
+ * driver and the error value goes into a slot reserved at setup.
+ */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+  oft_transfer *t = (oft_transfer *)ud;
+  oft_client *c = t->client;
+  lua_State *L = c->L;
+  int stop = 0;
+  if (t->cancelled || idle_expired(t, dlnow, ulnow)) return 1;
+  if (t->progress_ref == LUA_NOREF || L == NULL) return 0;
+  lua_rawgeti(L, c->refs, t->progress_ref);
+  push_count(L, dltotal);
+  push_count(L, dlnow);
+  push_count(L, ultotal);
+  push_count(L, ulnow);
+  if (lua_pcall(L, 4, 1, 0) != 0) {
+    lua_rawseti(L, c->refs, t->error_ref); /* existing slot: no allocation */
+    t->callback_raised = 1;
+    return 1;
+  }
+  if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+    t->callback_false = 1;
+    stop = 1;
+  }
+  lua_pop(L, 1);
+  return stop || t->cancelled; /* the callback may have cancelled its own exchange */
+}
+
+/* Finds "authorization:" (any case) in a trace line; returns the offset after ':' or 0. */
+static size_t auth_value_at(const char *s, size_t n) {
+  static const char word[] = "authorization:";
+  size_t w = sizeof(word) - 1, i;
+  for (i = 0; i + w <= n; i++)
+    if (ieq(s + i, w, word)) return i + w;
+  return 0;
+}
+
+static void trace_line(const char *prefix, const char *s, size_t n, const char *key) {
+  size_t klen = key != NULL ? strlen(key) : 0, i = 0, cut = auth_value_at(s, n);
+  fputs(prefix, stderr);
+  if (cut > 0) { /* Authorization, Proxy-Authorization, "h2h3 [authorization: ...]" */
+    fwrite(s, 1, cut, stderr);
+    fputs(" [redacted]\n", stderr);
+    return;
+  }
+  while (i < n) { /* the key anywhere else, however it got there */
+    if (klen > 0 && n - i >= klen && memcmp(s + i, key, klen) == 0) {
+      fputs("[redacted]", stderr);
+      i += klen;
+    } else {
+      fputc(s[i++], stderr);
+    }
+  }
+  fputc('\n', stderr);
+}
+
+static int on_debug(CURL *easy, curl_infotype type, char *raw, size_t size, void *ud) {
+  oft_client *c = (oft_client *)ud;
+  const char *prefix, *data = raw, *end = raw + size;
+  (void)easy;
+  switch (type) {
+  case CURLINFO_TEXT: prefix = "* "; break;
+  case CURLINFO_HEADER_IN: prefix = "< "; break;
+  case CURLINFO_HEADER_OUT: prefix = "> "; break;
+  default: return 0; /* bodies and TLS records are not traced */
+  }
+  while (data < end) {
+    const char *nl = (const char *)memchr(data, '\n', (size_t)(end - data));
+    const char *stop = nl != NULL ? nl : end;
+    size_t n = (size_t)(stop - data);
+    if (n > 0 && data[n - 1] == '\r') n--;
+    if (n > 0) trace_line(prefix, data, n, c->key);
+    data = nl != NULL ? nl + 1 : end;
+  }
+  return 0;
+}
+
+/* ---- setup ---- */
+
+oft_transfer *oft_transfer_stage(lua_State *L, oft_client *c) {
+  oft_transfer *t;
+  if (c->staging != NULL) oft_transfer_release(L, c->staging); /* a setup that raised */
+  t = (oft_transfer *)calloc(1, sizeof *t);
+  if (t == NULL) oft_memory_error(L);
+  t->client = c;
+  t->state = OFT_STAGED;
+  t->body_ref = t->data_ref = t->progress_ref = t->error_ref = LUA_NOREF;
+  t->to_sink = -1;
+  c->staging = t;
+  t->easy = oft_client_take_easy(c);
+  if (t->easy == NULL) oft_memory_error(L);
+  return t;
+}
+
+/* Only absolute http(s) URLs libcurl can parse, with no bytes that could split a request line. */
+static int check_url(lua_State *L, oft_transfer *t, const char *url, size_t len) {
+  CURLU *u;
+  CURLUcode uc;
+  char *scheme = NULL;
+  int ok;
+  size_t i;
+  for (i = 0; i < len; i++)
+    if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] == 0x7f)
+      return fail(L, t, "invalid_request", "url contains a space or a control character");
+  u = curl_url();
+  if (u == NULL) oft_memory_error(L);
+  uc = curl_url_set(u, CURLUPART_URL, url, 0);
+  if (uc == CURLUE_OK) uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+  ok = uc == CURLUE_OK && (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
+  curl_free(scheme);
+  curl_url_cleanup(u);
+  if (!ok) return fail(L, t, "invalid_request", "url must be an absolute http:// or https:// URL");
+  return 1;
+}
+
+static void append_header(lua_State *L, oft_transfer *t, const char *line) {
+  struct curl_slist *n = curl_slist_append(t->headers, line);
+  if (n == NULL) oft_memory_error(L);
+  t->headers = n;
+}
+
+/*
+ * The header list: our Authorization line first, then req.headers (checked:
+ * names are tokens, values carry no CR/LF/NUL, no Authorization from Lua),
+ * then "Expect:" so libcurl never waits for a 100-continue, and "Content-Type:"
+ * for a request without a body (SDK parity: a body-less POST has none).
+ */
+static int build_headers(lua_State *L, oft_transfer *t, int headers, int arg, int multipart, int no_body) {
+  int has_expect = 0, has_content_type = 0;
+  append_header(L, t, t->client->auth);
+  if (headers != 0) {
+    lua_pushnil(L);
+    while (lua_next(L, headers) != 0) {
+      const char *name, *value;
+      size_t nlen, vlen;
+      if (lua_type(L, -2) != LUA_TSTRING)
+        oft_arg_fail(L, arg, "req.", "headers", "keys must be strings");
+      if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+        oft_arg_fail(L, arg, "req.headers.", lua_tostring(L, -2), "must be a string or a number");
+      lua_pushvalue(L, -1); /* tostring a copy, never the table's value */
+      name = lua_tolstring(L, -3, &nlen);
+      value = lua_tolstring(L, -1, &vlen);
+      if (!is_token(name, nlen)) {
+        lua_pop(L, 3);
+        return fail(L, t, "invalid_request", "a header name is not a valid token (CR, LF, NUL, space or ':')");
+      }
+      if (strlen(value) != vlen || strpbrk(value, "\r\n") != NULL) {
+        lua_pop(L, 3); /* the name stays alive as a key of the table */
+        return FAILF(L, t, "invalid_request", "header %s: value contains CR, LF or NUL", name);
+      }
+      if (ieq(name, nlen, "authorization")) {
+        lua_pop(L, 3);
+        return fail(L, t, "invalid_request",
+                    "the Authorization header comes from api_key and cannot be set per request");
+      }
+      if (ieq(name, nlen, "expect")) has_expect = 1;
+      if (ieq(name, nlen, "content-type")) has_content_type = 1;
+      if (!(multipart && ieq(name, nlen, "content-type"))) { /* the boundary must be ours */
+        /* "Name;" is libcurl's spelling of a header with an empty value */
+        lua_pushfstring(L, vlen > 0 ? "%s: %s" : "%s;", name, value);
+        append_header(L, t, lua_tostring(L, -1));
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 2);
+    }
+  }
+  if (!has_expect) append_header(L, t, "Expect:");
+  /* no body, no Content-Type: libcurl would label the empty POST form-urlencoded */
+  if (no_body && !has_content_type) append_header(L, t, "Content-Type:");
+  curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
+  return 1;
+}
+
+/* The body-less methods are GET and HEAD; POST/PUT/PATCH without a body send an empty one. */
+static void set_method(oft_transfer *t, const char *method, int has_body) {
+  CURL *e = t->easy;
+  int bodyless_method = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+                        strcmp(method, "DELETE") == 0 || strcmp(method, "OPTIONS") == 0;
+  if (!has_body && !bodyless_method) { /* e.g. POST /cancel: Content-Length: 0 */
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+    has_body = 1;
+  }
+  if (strcmp(method, "HEAD") == 0) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  else if (strcmp(method, has_body ? "POST" : "GET") != 0)
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+}
+
+/* A temp file next to the target, created exclusively, so rename() is atomic. */
+static int open_sink(lua_State *L, oft_transfer *t, const char *sink) {
+  static unsigned long seq = 0;
+  size_t n = strlen(sink) + 32;
+  int attempt, fd = -1;
+  t->sink = strdup(sink);
+  t->sink_tmp = (char *)malloc(n);
+  if (t->sink == NULL || t->sink_tmp == NULL) oft_memory_error(L);
+  for (attempt = 0; attempt < 100 && fd < 0; attempt++) {
+    unsigned long r = (unsigned long)getpid() * 2654435761UL ^ (unsigned long)time(NULL) ^
+                      (unsigned long)(oft_now() * 1e9) ^ ((unsigned long)(size_t)t << 7) ^ ++seq;
+    snprintf(t->sink_tmp, n, "%s.part-%08lx", sink, r & 0xffffffffUL);
+    fd = open(t->sink_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  if (fd < 0) return FAILF(L, t, "io", "cannot create %s: %s", t->sink_tmp, strerror(errno));
+  t->sink_file = fdopen(fd, "wb");
+  if (t->sink_file == NULL) {
+    int e = errno;
+    close(fd);
+    remove(t->sink_tmp);
+    return FAILF(L, t, "io", "cannot open %s: %s", t->sink_tmp, strerror(e));
+  }
+  return 1;
+}
+
+/* Everything that comes from the client rather than the req. */
+static void apply_client(oft_transfer *t, const oft_limits *lim) {
+  oft_client *c = t->client;
+  CURL *e = t->easy;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)t);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* never carry the key to another host */
+  curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, c->http_version);
+  if (c->http_version == CURL_HTTP_VERSION_2TLS) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, c->compression ? "" : NULL);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RECV_BUFFER);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, lim->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, lim->connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)t);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)t);
+  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(e, CURLOPT_XFERINFODATA, (void *)t);
+  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
+  if (c->ca_file != NULL) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+  if (c->ca_path != NULL) curl_easy_setopt(e, CURLOPT_CAPATH, c->ca_path);
+  if (c->cert_file != NULL) curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file);
+  if (c->key_file != NULL) curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file);
+  if (c->key_password != NULL) curl_easy_setopt(e, CURLOPT_KEYPASSWD, c->key_password);
+  if (c->proxy_url != NULL) curl_easy_setopt(e, CURLOPT_PROXY, c->proxy_url);
+  if (c->proxy_username != NULL) curl_easy_setopt(e, CURLOPT_PROXYUSERNAME, c->proxy_username);
+  if (c->proxy_password != NULL) curl_easy_setopt(e, CURLOPT_PROXYPASSWORD, c->proxy_password);
+  if (c->no_proxy != NULL) curl_easy_setopt(e, CURLOPT_NOPROXY, c->no_proxy);
+  if (c->verbose) {
+    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
+    curl_easy_setopt(e, CURLOPT_DEBUGDATA, (void *)c);
+    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+  }
+}
+
+int oft_transfer_prepare(lua_State *L, oft_transfer *t, int req, int arg) {
+  oft_client *c = t->client;
+  const char *method, *url, *body, *sink;
+  size_t url_len = 0, body_len = 0;
+  int headers, multipart, progress;
+  oft_limits lim = c->limits;
+
+  /* read and type-check the whole req first: misuse raises before anything is sent */
+  method = oft_arg_string(L, req, "method", arg, "req.", NULL);
+  if (method == NULL) method = "GET";
+  if (!is_token(method, strlen(method)))
+    oft_arg_fail(L, arg, "req.", "method", "must be an HTTP method token");
+  url = oft_arg_string(L, req, "url", arg, "req.", &url_len);
+  if (url == NULL) oft_arg_fail(L, arg, "req.", "url", "is required");
+  body = oft_arg_string(L, req, "body", arg, "req.", &body_len);
+  sink = oft_arg_string(L, req, "sink", arg, "req.", NULL);
+  oft_client_read_limits(L, req, arg, "req.", &lim);
+  progress = oft_arg_function(L, req, "progress", arg, "req.");
+  headers = oft_arg_table(L, req, "headers", arg, "req.");
+  multipart = oft_arg_table(L, req, "multipart", arg, "req.");
+  if (body != NULL && multipart != 0)
+    oft_arg_fail(L, arg, "req.", "body", "and req.multipart cannot both be set");
+
+  if (!check_url(L, t, url, url_len)) return 0;
+  if (!build_headers(L, t, headers, arg, multipart != 0, multipart == 0 && body == NULL)) return 0;
+  if (multipart != 0) {
+    if (!oft_mime_prepare(L, t, multipart, arg)) return 0;
+  } else if (body != NULL) { /* referenced, not copied: the refs table keeps it alive */
+    lua_getfield(L, req, "body");
+    t->body_ref = luaL_ref(L, c->refs);
+    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, body);
+  }
+  set_method(t, method, multipart != 0 || body != NULL);
+  if (sink != NULL && !open_sink(L, t, sink)) return 0;
+  if (progress != 0) {
+    lua_pushvalue(L, progress);
+    t->progress_ref = luaL_ref(L, c->refs);
+    lua_pushboolean(L, 0); /* the slot a raised error will be stored in */
+    t->error_ref = luaL_ref(L, c->refs);
+  }
+  t->max_body = lim.max_response_bytes;
+  t->idle_s = lim.idle_timeout_s;
+  t->last_activity = oft_now(); /* the clock starts now: connecting counts as idle */
+  curl_easy_setopt(t->easy, CURLOPT_URL, url);
+  apply_client(t, &lim);
+  return 1;
+}
+
+/* ---- completion ---- */
+
+void oft_transfer_finish(oft_transfer *t, CURLcode rc) {
+  int ok = rc == CURLE_OK && !t->cancelled && !t->callback_raised && !t->callback_false && !t->idle_expired;
+  t->state = OFT_DONE;
+  t->result = ok || rc != CURLE_OK ? rc : CURLE_ABORTED_BY_CALLBACK;
+  if (t->sink_file == NULL) return;
+  if (ok && decide_sink(t)) {
+    int e = 0;
+    if (fclose(t->sink_file) != 0) e = errno;
+    t->sink_file = NULL;
+    if (e == 0 && rename(t->sink_tmp, t->sink) != 0) e = errno;
+    if (e != 0) {
+      remove(t->sink_tmp);
+      t->sink_errno = e;
+      t->result = CURLE_WRITE_ERROR;
+    }
+  } else { /* failed, or a non-2xx answer kept in memory: leave the target untouched */
+    fclose(t->sink_file);
+    t->sink_file = NULL;
+    remove(t->sink_tmp);
+  }
+}
+
+static void push_failure(lua_State *L, oft_transfer *t) {
+  oft_client *c = t->client;
+  CURLcode rc = t->result;
+  if (t->cancelled) {
+    oft_error_push(L, "aborted", "the exchange was cancelled", -1, NULL);
+  } else if (t->callback_raised) {
+    lua_rawgeti(L, c->refs, t->error_ref);
+    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
+      lua_pushfstring(L, "progress callback raised an error: %s", lua_tostring(L, -1));
+    else
+      lua_pushfstring(L, "progress callback raised a %s value", luaL_typename(L, -1));
+    oft_error_push(L, "aborted", lua_tostring(L, -1), -1, c->key);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "callback_error");
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+  } else if (t->idle_expired) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "no data sent or received for %g s (idle_timeout)", t->idle_s);
+    oft_error_push(L, "timeout", msg, CURLE_OPERATION_TIMEDOUT, NULL);
+  } else if (t->callback_false) {
+    oft_error_push(L, "aborted", "aborted by the progress callback", -1, NULL);
+  } else if (t->too_large) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "response body exceeds max_response_bytes (%.0f bytes)", t->max_body);
+    oft_error_push(L, "too_large", msg, -1, NULL);
+  } else if (t->sink_errno != 0) {
+    lua_pushfstring(L, "cannot write %s: %s", t->sink, strerror(t->sink_errno));
+    oft_error_push(L, "io", lua_tostring(L, -1), -1, c->key);
+    lua_remove(L, -2);
+  } else if (t->source.read_errno != 0) {
+    lua_pushfstring(L, "reading the upload failed: %s", strerror(t->source.read_errno));
+    oft_error_push(L, "io", lua_tostring(L, -1), -1, NULL);
+    lua_remove(L, -2);
+  } else if (t->oom) {
+    oft_error_push(L, "io", "out of memory while receiving the response", (int)rc, NULL);
+  } else {
+    const char *message = t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(rc);
+    oft_error_push(L, oft_error_kind(rc, message), message, (int)rc, c->key);
+  }
+}
+
+/* Response headers: lower-case names, repeated headers joined with ", ". */
+static void push_headers(lua_State *L, const oft_buf *h) {
+  const char *p = h->data, *end = h->data + h->len;
+  lua_newtable(L);
+  while (p != NULL && p < end) {
+    const char *nl = (const char *)memchr(p, '\n', (size_t)(end - p));
+    const char *eol = nl != NULL ? nl : end, *colon, *v, *ve;
+    luaL_Buffer b;
+    if (eol > p && eol[-1] == '\r') eol--;
+    colon = (const char *)memchr(p, ':', (size_t)(eol - p));
+    if (colon != NULL && colon > p && *p != ' ' && *p != '\t' &&
+        !(eol - p >= 5 && memcmp(p, "HTTP/", 5) == 0)) {
+      const char *q, *ne = colon;
+      while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t')) ne--;
+      luaL_buffinit(L, &b);
+      for (q = p; q < ne; q++)
+        luaL_addchar(&b, (*q >= 'A' && *q <= 'Z') ? (char)(*q - 'A' + 'a') : *q);
+      luaL_pushresult(&b); /* name */
+      for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++) {}
+      for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--) {}
+      lua_pushvalue(L, -1);
+      lua_rawget(L, -3);
+      if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushlstring(L, v, (size_t)(ve - v));
+      } else {
+        lua_pushliteral(L, ", ");
+        lua_pushlstring(L, v, (size_t)(ve - v));
+        lua_concat(L, 3);
+      }
+      lua_rawset(L, -3);
+    }
+    p = nl != NULL ? nl + 1 : end;
+  }
+}
+
+static const char *version_name(long v) {
+  switch (v) {
+  case CURL_HTTP_VERSION_1_0: return "1.0";
+  case CURL_HTTP_VERSION_1_1: return "1.1";
+  case CURL_HTTP_VERSION_2_0: return "2";
+#if LIBCURL_VERSION_NUM >= 0x074200 /* 7.66.0 */
+  case CURL_HTTP_VERSION_3: return "3";
+#endif
+  default: return NULL;
+  }
+}
+
+int oft_transfer_push(lua_State *L, oft_transfer *t) {
+  long status = 0, version = 0, connects = 0;
+  const char *vname;
+  if (t->result != CURLE_OK) {
+    push_failure(L, t);
+    return 0;
+  }
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &version);
+  curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects);
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, (lua_Integer)status);
+  lua_setfield(L, -2, "status");
+  push_headers(L, &t->head);
+  lua_setfield(L, -2, "headers");
+  if (t->to_sink == 1) {
+    push_count(L, t->sink_bytes);
+    lua_setfield(L, -2, "bytes_written");
+  } else {
+    lua_pushlstring(L, t->body.len > 0 ? t->body.data : "", t->body.len);
+    lua_setfield(L, -2, "body");
+  }
+  vname = version_name(version);
+  if (vname != NULL) {
+    lua_pushstring(L, vname);
+    lua_setfield(L, -2, "http_version");
+  }
+  lua_pushinteger(L, (lua_Integer)connects);
+  lua_setfield(L, -2, "new_connections");
+  return 1;
+}
+
+/* ---- release ---- */
+
+static void unref(lua_State *L, oft_client *c, int *ref) {
+  if (L != NULL && *ref != LUA_NOREF) luaL_unref(L, c->refs, *ref);
+  *ref = LUA_NOREF;
+}
+
+void oft_transfer_release(lua_State *L, oft_transfer *t) {
+  oft_client *c = t->client;
+  struct curl_slist *auth = t->headers;
+  if (c->staging == t) c->staging = NULL;
+  if (t->easy != NULL) { /* reset first: the easy handle must not point at what we free */
+    oft_client_give_easy(c, t->easy);
+    t->easy = NULL;
+  }
+  oft_mime_release(t);
+  if (auth != NULL) { /* our copy of the key: wipe it before it goes back to malloc */
+    oft_wipe(auth->data, strlen(auth->data));
+    curl_slist_free_all(t->headers);
+    t->headers = NULL;
+  }
+  buf_free(&t->body);
+  buf_free(&t->head);
+  if (t->sink_file != NULL) { /* never finished: nothing may be left behind */
+    fclose(t->sink_file);
+    remove(t->sink_tmp);
+  }
+  free(t->sink);
+  free(t->sink_tmp);
+  unref(L, c, &t->body_ref);
+  unref(L, c, &t->data_ref);
+  unref(L, c, &t->progress_ref);
+  unref(L, c, &t->error_ref);
+  free(t);
+}
