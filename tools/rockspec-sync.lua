@@ -1,0 +1,85 @@
+-- rockspec-sync.lua ROCKSPEC [--check]
+--
+-- The builtin build type needs every module listed by name; this keeps that
+-- list equal to the tree. It rewrites the part of ROCKSPEC between the lines
+-- "-- BEGIN GENERATED MODULES" and "-- END GENERATED MODULES" with one entry
+-- per lua/**/*.lua file and the C module built from every src/*.c. With
+-- --check it changes nothing and exits 1 (listing the differences) when the
+-- rockspec is out of date. Runs on any Lua from 5.1 on; needs `find`.
+local path, mode = arg[1], arg[2]
+if not path or (mode and mode ~= "--check") then
+  io.stderr:write("usage: rockspec-sync.lua ROCKSPEC [--check]\n")
+  os.exit(2)
+end
+
+local function lines_of(cmd)
+  local p = assert(io.popen(cmd))
+  local out = {}
+  for line in p:lines() do out[#out + 1] = line end
+  p:close()
+  table.sort(out)
+  return out
+end
+
+local lua_files = lines_of("find lua -name '*.lua' -type f")
+local c_files = lines_of("find src -maxdepth 1 -name '*.c' -type f")
+if #lua_files == 0 or #c_files == 0 then
+  io.stderr:write("rockspec-sync.lua: run it from the repository root\n")
+  os.exit(2)
+end
+
+local entries = {}
+for _, file in ipairs(lua_files) do
+  local name = file:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
+  entries[#entries + 1] = string.format('      ["%s"] = "%s",', name, file)
+end
+local sources = {}
+for _, file in ipairs(c_files) do sources[#sources + 1] = string.format('          "%s",', file) end
+
+local generated = table.concat({
+  "      -- BEGIN GENERATED MODULES (tools/rockspec-sync.lua; do not edit by hand)",
+  table.concat(entries, "\n"),
+  '      ["openai.finetunes.core"] = {',
+  "        sources = {",
+  table.concat(sources, "\n"),
+  "        },",
+  '        defines = { "_POSIX_C_SOURCE=200809L" },',
+  '        incdirs = { "$(CURL_INCDIR)" },',
+  '        libdirs = { "$(CURL_LIBDIR)" },',
+  '        libraries = { "curl" },',
+  "      },",
+  "      -- END GENERATED MODULES",
+}, "\n")
+
+local f = assert(io.open(path, "rb"))
+local text = f:read("*a")
+f:close()
+local before, old, after = text:match("^(.-)(      %-%- BEGIN GENERATED MODULES.-%-%- END GENERATED MODULES)(.*)$")
+if not before then
+  io.stderr:write(path .. ": no BEGIN/END GENERATED MODULES markers\n")
+  os.exit(2)
+end
+
+if old == generated then
+  if not mode then print(path .. " is up to date") end
+  os.exit(0)
+end
+
+if mode == "--check" then
+  local have, want = {}, {}
+  for line in old:gmatch("[^\n]+") do have[line] = true end
+  for line in generated:gmatch("[^\n]+") do want[line] = true end
+  io.stderr:write(path .. " does not match the tree (run: lua tools/rockspec-sync.lua " .. path .. ")\n")
+  for line in generated:gmatch("[^\n]+") do
+    if not have[line] then io.stderr:write("  missing: " .. line:gsub("^%s+", "") .. "\n") end
+  end
+  for line in old:gmatch("[^\n]+") do
+    if not want[line] then io.stderr:write("  stale:   " .. line:gsub("^%s+", "") .. "\n") end
+  end
+  os.exit(1)
+end
+
+f = assert(io.open(path, "wb"))
+f:write(before, generated, after)
+f:close()
+print(path .. " updated: " .. #lua_files .. " Lua modules, " .. #c_files .. " C sources")
