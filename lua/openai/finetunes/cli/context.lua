@@ -1,0 +1,185 @@
+-- openai-ft: what every subcommand gets: its options and arguments, the client (built
+-- on first use from --api-key / --base-url / --timeout / --max-retries and the same
+-- environment variables as the library), output helpers and the exit codes.
+--
+-- Output rules: results go to stdout (a table, or JSON with --json); status lines,
+-- progress bars and problems go to stderr, so `openai-ft ... --json | jq` and
+-- `MODEL=$(openai-ft run ...)` see only the result. --quiet drops the status lines;
+-- progress bars are drawn only when stderr is a terminal (and not with --no-progress).
+local M = {}
+
+-- Exit codes scripts can rely on (repeated in `openai-ft --help` and the README).
+M.EXIT = {
+  ok = 0,
+  failure = 1,      -- the API or the network failed, a file could not be read or written
+  usage = 2,        -- bad command line: unknown command or option, missing argument
+  invalid_data = 3, -- `validate` found errors; `run` refused the data; the server rejected a file
+  job_failed = 4,   -- the job ended failed or cancelled (follow, wait, run)
+  timeout = 5,      -- --wait-timeout expired before the job or file was done
+  interrupted = 130,
+}
+
+local Context = {}
+Context.__index = Context
+
+-- Raised by ctx:usage / ctx:need / ctx:exit and caught by cli.main, which prints and exits.
+local Exit = {}
+Exit.__index = Exit
+M.Exit = Exit
+
+function M.is_exit(x) return getmetatable(x) == Exit end
+
+-- new{opts =, args =, command = "files list", usage = text} -> ctx
+function M.new(fields)
+  local self = setmetatable(fields, Context)
+  self.opts = self.opts or {}
+  self.args = self.args or {}
+  self.json = self.opts.json == true
+  self.quiet = self.opts.quiet == true
+  self.stdout = self.stdout or io.stdout
+  self.stderr = self.stderr or io.stderr
+  self.env = self.env or os.getenv
+  return self
+end
+
+-- Stops the command: code and message (printed to stderr by cli.main).
+function Context:exit(code, message)
+  error(setmetatable({ code = code, message = message, command = self.command }, Exit), 0)
+end
+
+-- A usage error (exit 2): the message and a pointer to --help.
+function Context:usage(message)
+  error(setmetatable({ code = M.EXIT.usage, message = message, usage = true, command = self.command }, Exit), 0)
+end
+
+-- value, err -> value, or stop with exit 1 and err (the library's error object).
+function Context:need(value, err, ...)
+  if value == nil or value == false then
+    error(setmetatable({ code = M.EXIT.failure, message = tostring(err), err = err, command = self.command }, Exit), 0)
+  end
+  return value, err, ...
+end
+
+-- The positional argument `i` or a usage error naming it.
+function Context:arg(i, name)
+  local v = self.args[i]
+  if v == nil or v == "" then self:usage("missing " .. name) end
+  return v
+end
+
+-- No more positional arguments than `n`.
+function Context:max_args(n)
+  if #self.args > n then self:usage("unexpected argument '" .. self.args[n + 1] .. "'") end
+end
+
+function Context:client()
+  if not self._client then
+    local ft = require("openai.finetunes")
+    local o = self.opts
+    local ok, c = pcall(ft.new, {
+      api_key = o.api_key, base_url = o.base_url, timeout = o.timeout, max_retries = o.max_retries,
+      user_agent = "openai-ft",
+    })
+    if not ok then
+      local msg = tostring(c):gsub("^[^\n]-:%d+: ", ""):gsub("^bad argument #1 to '[^']*' %((.*)%)$", "%1")
+      if msg:find("missing API key", 1, true) then msg = "missing API key: set OPENAI_API_KEY or pass --api-key" end
+      self:usage(msg)
+    end
+    self._client = c
+  end
+  return self._client
+end
+
+-- The items of an each_* iterator (`make` returns it), at most `limit` (nil: all of them);
+-- a page that fails stops the command with exit 1. A JSON array (empty encodes as []).
+function Context:collect(make, limit)
+  local core = require("openai.finetunes.core")
+  local items = setmetatable({}, core.array_mt)
+  if limit == 0 then return items end
+  for item, err in make() do
+    if not item then self:need(nil, err) end
+    items[#items + 1] = item
+    if limit and #items >= limit then break end
+  end
+  return items
+end
+
+-- --limit N / --all -> the number of items to show (nil = all), and the page size to ask.
+function Context:list_limit(default, max_page)
+  if self.opts.all then return nil, max_page end
+  local n = self.opts.limit or default
+  return n, math.max(1, math.min(n, max_page))
+end
+
+-- Writes to stdout.
+function Context:print(...)
+  self.stdout:write(...)
+end
+
+-- The result as one JSON document on stdout.
+function Context:print_json(value)
+  local core = require("openai.finetunes.core")
+  self.stdout:write(core.json_encode(value), "\n")
+end
+
+-- A status line on stderr (dropped with --quiet). Clears a live line first.
+function Context:say(fmt, ...)
+  if self.quiet then return end
+  if self.live then self.live:clear() end
+  self.stderr:write(select("#", ...) > 0 and string.format(fmt, ...) or fmt, "\n")
+  self.stderr:flush()
+  if self.live then self.live:redraw() end
+end
+
+-- Always shown (warnings, problems), on stderr.
+function Context:warn(fmt, ...)
+  if self.live then self.live:clear() end
+  self.stderr:write(select("#", ...) > 0 and string.format(fmt, ...) or fmt, "\n")
+  self.stderr:flush()
+  if self.live then self.live:redraw() end
+end
+
+-- Is file descriptor fd (1 stdout, 2 stderr) a terminal? Asked once per fd through the
+-- shell's `test -t`, which inherits our descriptors (plain Lua has no isatty).
+function Context:isatty(fd)
+  self._tty = self._tty or {}
+  if self._tty[fd] == nil then
+    local forced = self.env("OPENAI_FT_TTY") -- "1"/"0": for tests and odd terminals
+    if forced == "1" or forced == "0" then
+      self._tty[fd] = forced == "1"
+    else
+      local r = os.execute("test -t " .. fd)
+      self._tty[fd] = r == true or r == 0
+    end
+  end
+  return self._tty[fd]
+end
+
+-- Terminal width for stderr (COLUMNS, else stty, else 80).
+function Context:width()
+  if not self._width then
+    local w = tonumber(self.env("COLUMNS") or "")
+    if not w then
+      local p = io.popen("stty size <&2 2>/dev/null")
+      local out = p and p:read("*a") or ""
+      if p then p:close() end
+      w = tonumber(out:match("%d+%s+(%d+)"))
+    end
+    self._width = (w and w >= 20) and w or 80
+  end
+  return self._width
+end
+
+-- Draw progress bars / live lines? Only on a terminal, never with --quiet, --json
+-- (scripts) or --no-progress.
+function Context:progress_enabled()
+  return not (self.opts.no_progress or self.quiet) and self:isatty(2)
+end
+
+-- ANSI colors on stdout only for a terminal, and not with NO_COLOR / --no-color.
+function Context:color_enabled(fd)
+  if self.opts.no_color or (self.env("NO_COLOR") or "") ~= "" then return false end
+  return self:isatty(fd or 1)
+end
+
+return M
