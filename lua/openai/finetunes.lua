@@ -44,6 +44,11 @@ ft.endpoints = endpoints
 local EXTENSIONS = {
   "openai.finetunes.batch",
   "openai.finetunes.cache",
+  "openai.finetunes.paginate",
+  "openai.finetunes.workflow",
+  "openai.finetunes.metrics",
+  "openai.finetunes.large_upload",
+  "openai.finetunes.training_data",
 }
 
 for _, name in ipairs(EXTENSIONS) do

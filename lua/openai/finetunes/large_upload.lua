@@ -1,0 +1,484 @@
+-- openai.finetunes.large_upload: one big file through the Uploads API, its
+-- parts in parallel, in constant memory.
+--
+--   local file, info = client:upload_large_file{
+--     file = "/data/train.jsonl", purpose = "fine-tune",
+--     part_size = 64 * 1024 * 1024, parallel = 4,
+--     on_progress = function(sent, total) io.write(("\r%d%%"):format(sent * 100 // total)) end,
+--   }
+--   if not file then error(tostring(info)) end
+--   print(file.id, file.bytes, info.md5)
+--
+-- client:upload_large_file(spec [, opts]) -> file, info | nil, err
+--   spec:
+--     file         path of a readable file (required)
+--     purpose      "fine-tune", "batch", "assistants", "vision" (required)
+--     filename     the name the API sees (default: the path's basename)
+--     mime_type    default from the extension: .jsonl text/jsonl, .json
+--                  application/json, .csv text/csv, .txt text/plain, .pdf
+--                  application/pdf, .png/.jpg/.jpeg/.gif/.webp image/...,
+--                  else application/octet-stream
+--     expires_after {anchor = "created_at", seconds = n}: expiry of the file
+--     part_size    bytes per part, 1 .. 64 MiB (the API's limit), default 64 MiB;
+--                  at most 10,000 parts per file
+--     parallel     parts in flight at once, 1 .. 64, default 4
+--     md5          nil: computed here (the default); a 32-hex-digit string:
+--                  sent as given; false: none sent
+--     on_progress(sent, total, progress) bytes of the file sent so far
+--                  (acknowledged parts + what is in flight), never decreasing,
+--                  `total` at the end; `progress` = {parts_done, parts,
+--                  retries}. Called once per finished part and, while parts
+--                  upload, at most every 0.2 s when `sent` grew. It runs inside
+--                  the transfer loop: it must not call the client.
+--   opts: the per-call options of every request made (headers, timeout,
+--   max_retries = retries of each part and of create/complete, ...).
+--
+--   How: POST /uploads with the file's size; then every part is POSTed to
+--   /uploads/{id}/parts straight from its slice of the file (libcurl reads it
+--   from disk as it sends: memory stays at a few MB whatever the file size),
+--   up to `parallel` at a time through the transport's start/poll (curl multi
+--   in the C core: HTTP/2 streams or separate connections); a part that fails
+--   with a retryable error (the client's retry rules: connection errors,
+--   timeouts, 408/409/429/5xx, Retry-After) is sent again alone after its
+--   backoff while the others go on. Meanwhile the file's MD5 is computed in C
+--   (core.md5_new, RFC 1321) in 1 MiB slices between polls, paced by the
+--   parts' progress. Finally POST
+--   /uploads/{id}/complete with the part ids in file order and the MD5.
+--   A transport without start/poll sends the parts one after another.
+--
+--   Returns the completed upload's `file` object and info = {upload = the
+--   completed upload, md5, parts = count, part_ids, retries = part retries,
+--   request_id = of the complete call}.
+--
+-- Failures:
+--   * misuse (no file, an unreadable file, a bad part_size, an unknown key,
+--     a bad opts table ...) raises before any request;
+--   * a failure after the upload was created (a part that still fails after
+--     its retries, or one that cannot be retried: 400, 401, 404 ...; the
+--     complete call; reading the file for its MD5) cancels the parts in
+--     flight, cancels the upload (POST /uploads/{id}/cancel, best effort) and
+--     returns nil, err: the first error, with `err.upload_id`, `err.part`
+--     (index from 1, when a part failed) and `err.cancel_error` when the
+--     cancel itself failed. The create call's failure is returned as is;
+--   * a Lua error raised by on_progress cancels the same way and propagates.
+local core = require("openai.finetunes.core")
+local misuse = require("openai.finetunes.misuse")
+local payloads = require("openai.finetunes.payloads")
+local errors = require("openai.finetunes.errors")
+
+local type, pairs, ipairs, pcall, error, setmetatable, tostring = type, pairs, ipairs, pcall, error, setmetatable,
+  tostring
+local format, lower, match = string.format, string.lower, string.match
+local floor, huge = math.floor, math.huge
+
+local M = {}
+
+M.MAX_PART_SIZE = 64 * 1024 * 1024
+M.DEFAULT_PART_SIZE = M.MAX_PART_SIZE
+M.DEFAULT_PARALLEL = 4
+M.MAX_PARALLEL = 64
+-- Every part is a small table and a request description: bound their number
+-- (the API documents none; 8 GB in 64 MB parts is 128).
+M.MAX_PARTS = 10000
+-- MD5 work between two polls: a few ms of CPU.
+M.HASH_SLICE = 1024 * 1024
+-- Longest a poll waits when nothing else is due (it returns as soon as a part finishes).
+local IDLE_POLL = 1
+-- How long the parts get the CPU when the MD5 is ahead of them (see `step`).
+local SEND_SLICE = 0.005
+local PROGRESS_EVERY = 0.2
+
+M.MIME_TYPES = {
+  jsonl = "text/jsonl", json = "application/json", csv = "text/csv", txt = "text/plain", md = "text/markdown",
+  pdf = "application/pdf", png = "image/png", jpg = "image/jpeg", jpeg = "image/jpeg", gif = "image/gif",
+  webp = "image/webp",
+}
+
+local fail, describe = misuse.fail, misuse.describe
+
+local SPEC_KEYS = {
+  file = true, purpose = true, filename = true, mime_type = true, expires_after = true, part_size = true,
+  parallel = true, md5 = true, on_progress = true,
+}
+
+local function is_int(v, min, max)
+  return type(v) == "number" and v == floor(v) and v >= min and v <= max
+end
+
+function M.mime_type(filename)
+  local ext = match(filename, "%.([%w]+)$")
+  return ext and M.MIME_TYPES[lower(ext)] or "application/octet-stream"
+end
+
+-- spec -> the checked settings (raises a misuse marker).
+local function check_spec(p)
+  if type(p) ~= "table" then fail(format("table expected, got %s", describe(p))) end
+  for k in pairs(p) do
+    if not SPEC_KEYS[k] then fail(format("unknown field %s", describe(k))) end
+  end
+  local size = payloads.file_size(p.file, "file")
+  local s = { path = p.file, size = size }
+  s.filename = p.filename
+  if s.filename == nil then s.filename = payloads.basename(p.file) end
+  if type(s.filename) ~= "string" or s.filename == "" then
+    fail(format("filename must be a non-empty string, got %s", describe(s.filename)))
+  end
+  s.mime_type = p.mime_type
+  if s.mime_type == nil then s.mime_type = M.mime_type(s.filename) end
+  if type(s.mime_type) ~= "string" or s.mime_type == "" then
+    fail(format("mime_type must be a non-empty string, got %s", describe(s.mime_type)))
+  end
+  s.part_size = p.part_size or M.DEFAULT_PART_SIZE
+  if not is_int(s.part_size, 1, M.MAX_PART_SIZE) then
+    fail(format("part_size must be an integer in 1..%d (64 MiB), got %s", M.MAX_PART_SIZE, describe(s.part_size)))
+  end
+  if size / s.part_size > M.MAX_PARTS then
+    fail(format("part_size %d would cut the file (%d bytes) into %d parts, more than %d: use larger parts",
+      s.part_size, size, math.ceil(size / s.part_size), M.MAX_PARTS))
+  end
+  s.parallel = p.parallel or M.DEFAULT_PARALLEL
+  if not is_int(s.parallel, 1, M.MAX_PARALLEL) then
+    fail(format("parallel must be an integer in 1..%d, got %s", M.MAX_PARALLEL, describe(s.parallel)))
+  end
+  if p.md5 ~= nil and p.md5 ~= false and not (type(p.md5) == "string" and match(p.md5, "^%x+$") and #p.md5 == 32) then
+    fail(format("md5 must be 32 hex digits or false, got %s", describe(p.md5)))
+  end
+  s.md5 = p.md5
+  if p.on_progress ~= nil and type(p.on_progress) ~= "function" then
+    fail(format("on_progress must be a function, got %s", describe(p.on_progress)))
+  end
+  s.on_progress = p.on_progress
+  s.create = { filename = s.filename, purpose = p.purpose, bytes = size, mime_type = s.mime_type,
+    expires_after = p.expires_after }
+  return s
+end
+
+-- The parts of a file: offset and length of each, in file order.
+local function slices(size, part_size)
+  local parts = {}
+  local offset = 0
+  while offset < size do
+    local length = size - offset
+    if length > part_size then length = part_size end
+    parts[#parts + 1] = { index = #parts + 1, offset = offset, length = length, attempt = 0, sent = 0 }
+    offset = offset + length
+  end
+  return parts
+end
+
+-- start/poll/cancel over a transport that only has request(): one exchange at a time.
+local function sequential(transport)
+  local queued, next_id = {}, 0
+  return {
+    start = function(_, req)
+      next_id = next_id + 1
+      queued[#queued + 1] = { id = next_id, req = req }
+      return next_id
+    end,
+    poll = function(_, timeout)
+      local q = table.remove(queued, 1)
+      if not q then
+        if timeout and timeout > 0 and transport.sleep then transport:sleep(timeout) end
+        return {}
+      end
+      local ok, res, err = pcall(transport.request, transport, q.req)
+      if not ok then
+        return { { id = q.id, err = { kind = "aborted", message = "callback error", callback_error = res } } }
+      end
+      return { { id = q.id, res = res, err = err } }
+    end,
+    cancel = function(_, id)
+      for i, q in ipairs(queued) do
+        if q.id == id then table.remove(queued, i) return true end
+      end
+      return false
+    end,
+  }
+end
+
+local function clock(transport)
+  if transport.now then return function() return transport:now() end end
+  return os.time
+end
+
+-- The parts' upload loop. Returns part_ids, md5, retries | nil, err (err.part set).
+local function send_parts(self, s, parts)
+  local transport = self:_transport()
+  local driver = transport
+  local parallel = s.parallel
+  if type(transport.start) ~= "function" or type(transport.poll) ~= "function" then
+    driver, parallel = sequential(transport), 1
+  end
+  local policy, cache = self:_policy(), self._cache and self:_cache()
+  local now = clock(transport)
+  local total, nparts = s.size, #parts
+
+  local hasher = s.md5 == nil and core.md5_new() or nil
+  local hashed = 0
+  local ready, inflight, waiting, active = {}, {}, {}, 0
+  for i = nparts, 1, -1 do ready[#ready + 1] = parts[i] end -- a stack: file order
+  local done_bytes, done_parts, retries = 0, 0, 0
+  local reported, last_report = -1, -huge
+  local on_progress = s.on_progress
+
+  local function sent_bytes()
+    local sent = done_bytes
+    for _, part in pairs(inflight) do sent = sent + part.sent end
+    return sent > total and total or sent
+  end
+
+  local function report(force)
+    if not on_progress then return end
+    local sent = sent_bytes()
+    local t = now()
+    if force or (sent > reported and t - last_report >= PROGRESS_EVERY) then
+      reported, last_report = sent, t
+      on_progress(sent, total, { parts_done = done_parts, parts = nparts, retries = retries })
+    end
+  end
+
+  local function progress_of(part)
+    return function(_, _, ultotal, ulnow)
+      if ultotal and ultotal > 0 and ulnow then
+        local sent = floor(part.length * ulnow / ultotal)
+        if sent > part.sent then part.sent = sent end
+      end
+      if on_progress then report(false) end
+    end
+  end
+
+  -- Progress is tracked even without on_progress: it paces the MD5 (see `step`).
+  if on_progress or hasher then
+    for _, part in ipairs(parts) do part.req.progress = progress_of(part) end
+  end
+
+  local function cancel_all()
+    for id, part in pairs(inflight) do
+      driver:cancel(id)
+      if part.probe then policy:abandon() end
+    end
+    inflight, active = {}, 0
+  end
+
+  local function launch(part)
+    if part.attempt == 0 then
+      local ok, probe = policy:allow(now())
+      if not ok then return probe end
+      part.probe = probe
+      if probe then part.max_retries = 0 end
+      if cache then
+        local _, ticket = cache:get("add_upload_part", part.req)
+        part.ticket = ticket
+      end
+    end
+    part.attempt = part.attempt + 1
+    part.sent = 0
+    local started, id, err = pcall(driver.start, driver, part.req)
+    if not started then id, err = nil, { kind = "invalid_request", message = tostring(id) } end
+    if id == nil then
+      return errors.from_transport(err or { kind = "invalid_request", message = "the transport refused the part" },
+        part.attempt)
+    end
+    inflight[id] = part
+    active = active + 1
+  end
+
+  -- A finished exchange: nil (done or retry scheduled) or the fatal error.
+  local function complete(part, res, err)
+    if err and err.callback_error ~= nil then error(err.callback_error, 0) end
+    local delay, why = policy:decide(part.attempt, res, err, part.max_retries)
+    if delay then
+      retries = retries + 1
+      if policy.on_retry then
+        policy.on_retry({ attempt = part.attempt, delay = delay, reason = why, status = res and res.status,
+          kind = err and err.kind, method = part.req.method, url = part.req.url })
+      end
+      part.due = now() + delay
+      waiting[#waiting + 1] = part
+      return nil
+    end
+    policy:record(not policy:is_failure(res, err), now())
+    if part.ticket then cache:done(part.ticket, nil) end
+    local result, second = self:_finish("add_upload_part", res, err, part.attempt, part.req)
+    if not result then return second end
+    if type(result.id) ~= "string" then
+      return errors.new { kind = "invalid_response", message = "an upload part without an id", status = res.status }
+    end
+    part.id = result.id
+    part.sent = part.length
+    done_bytes = done_bytes + part.length
+    done_parts = done_parts + 1
+    report(true)
+    return nil
+  end
+
+  local function hash_slice()
+    local want = total - hashed
+    if want > M.HASH_SLICE then want = M.HASH_SLICE end
+    local n, why = hasher:update_file(s.path, hashed, want)
+    if not n then return errors.new { kind = "io", message = "reading the file for its MD5: " .. why } end
+    hashed = hashed + n
+    return nil
+  end
+
+  local function step()
+    local t = now()
+    local next_due = huge
+    for i = #waiting, 1, -1 do
+      local part = waiting[i]
+      if part.due <= t then
+        table.remove(waiting, i)
+        ready[#ready + 1] = part
+      elseif part.due < next_due then
+        next_due = part.due
+      end
+    end
+    while active < parallel and #ready > 0 do
+      local part = table.remove(ready)
+      local err = launch(part)
+      if err then
+        err.part = part.index
+        return err
+      end
+    end
+    -- One thread does both jobs, so they take turns: the MD5 moves one slice
+    -- while it is not ahead of what the parts have sent, else the parts get
+    -- the next SEND_SLICE seconds. On a slow link the hashing hides in the
+    -- waits; on a fast one neither starves (one poll alone moves only a
+    -- buffer or so per transfer).
+    local hashing = hasher and hashed < total
+    local hashed_now = false
+    if hashing and (active == 0 or hashed <= sent_bytes()) then
+      local err = hash_slice()
+      if err then return err end
+      hashed_now = true
+    end
+    if active == 0 then
+      if #waiting > 0 and not hashing then
+        local wait = next_due - t
+        if wait > 0 then transport:sleep(wait) end
+      end
+      return nil
+    end
+    local timeout
+    if hashed_now then
+      timeout = 0
+    elseif hashing then
+      timeout = SEND_SLICE
+    else
+      timeout = next_due < huge and next_due - t or IDLE_POLL
+    end
+    if timeout < 0 then timeout = 0 end
+    for _, c in ipairs(driver:poll(timeout)) do
+      local part = inflight[c.id]
+      if part then
+        inflight[c.id] = nil
+        active = active - 1
+        local err = complete(part, c.res, c.err)
+        if err then
+          err.part = part.index
+          return err
+        end
+      end
+    end
+    return nil
+  end
+
+  local ok, failed = pcall(function()
+    while #ready > 0 or #waiting > 0 or active > 0 do
+      local err = step()
+      if err then return err end
+    end
+    while hasher and hashed < total do
+      local err = hash_slice()
+      if err then return err end
+      if transport.sleep then transport:sleep(0) end -- a yield inside nginx
+    end
+    return nil
+  end)
+  if not ok or failed then cancel_all() end
+  if not ok then error(failed, 0) end
+  if failed then return nil, failed end
+
+  local ids = setmetatable({}, core.array_mt)
+  for i, part in ipairs(parts) do ids[i] = part.id end
+  local md5 = s.md5
+  if hasher then md5 = hasher:hexdigest() end
+  return ids, md5, retries
+end
+
+-- Cancel after a failure; the original error keeps the say, the cancel's own
+-- failure is attached to it.
+local function abandon(self, upload_id, err, opts)
+  local ok, cancelled, cerr = pcall(self.cancel_upload, self, upload_id, opts)
+  if type(err) == "table" then
+    err.upload_id = upload_id
+    if not ok then
+      err.cancel_error = cancelled
+    elseif not cancelled then
+      err.cancel_error = cerr
+    end
+  end
+  return err
+end
+
+local function upload_large_file(self, p, opts)
+  local checked, s = pcall(check_spec, p)
+  if not checked then misuse.raise(s, "upload_large_file", 1, 2) end
+  -- The create and part requests as the methods would build them: every
+  -- remaining check (purpose, expires_after, opts) before anything is sent.
+  local ok, why = pcall(self._prepare, self, "create_upload", s.create, opts)
+  if ok and s.size > 0 then
+    ok, why = pcall(self._prepare, self, "add_upload_part", "upload_check",
+      { file = s.path, offset = 0, length = s.size < s.part_size and s.size or s.part_size }, opts)
+  end
+  if not ok then
+    local msg = misuse.strip_position(why)
+    if not msg then error(why, 0) end
+    -- re-aim at upload_large_file: the payload was built from spec (#1), opts is #2
+    local n, method, rest = match(msg, "^bad argument #(%d+) to '([%w_]+)' (.*)$")
+    if not n then error(msg, 2) end
+    local last = method == "add_upload_part" and "3" or "2"
+    error(format("bad argument #%d to 'upload_large_file' %s", n == last and 2 or 1, rest), 2)
+  end
+
+  local upload, err = self:create_upload(s.create, opts)
+  if not upload then return nil, err end
+  if type(upload.id) ~= "string" then
+    return nil, errors.new { kind = "invalid_response", message = "an upload without an id" }
+  end
+
+  local parts = slices(s.size, s.part_size)
+  local built, berr = pcall(function()
+    for _, part in ipairs(parts) do
+      part.req, part.max_retries = self:_prepare("add_upload_part", upload.id,
+        { file = s.path, offset = part.offset, length = part.length }, opts)
+    end
+  end)
+  if not built then
+    abandon(self, upload.id, nil, opts)
+    error(berr, 0)
+  end
+
+  local sent, ids, md5, retries = pcall(send_parts, self, s, parts)
+  if not sent then
+    abandon(self, upload.id, nil, opts)
+    error(ids, 0)
+  end
+  if not ids then return nil, abandon(self, upload.id, md5, opts) end
+
+  local body = { part_ids = ids }
+  if md5 then body.md5 = md5 end
+  local done, meta = self:complete_upload(upload.id, body, opts)
+  if not done then return nil, abandon(self, upload.id, meta, opts) end
+  if type(done.file) ~= "table" then
+    return nil, abandon(self, upload.id, errors.new { kind = "invalid_response",
+      message = "a completed upload without its file object", status = meta and meta.status }, opts)
+  end
+  return done.file, { upload = done, md5 = md5, parts = #parts, part_ids = ids, retries = retries,
+    request_id = meta and meta.request_id }
+end
+
+M.methods = { upload_large_file = upload_large_file }
+
+return M
