@@ -46,7 +46,7 @@ describe("memory", function()
   end)
   teardown(function() H.rmdir(dir) end)
 
-  it("uploads and downloads 200 MB with a peak RSS under 30 MB", function()
+  it("uploads and downloads 200 MB with a peak RSS under 30 MB #heavy", function()
     local src, dst = dir .. "/big.jsonl", dir .. "/big.copy.jsonl"
     write_big_file(src)
     local size = SIZE_MB * 1048576
