@@ -35,6 +35,7 @@ OBJ     = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRC))
 CORE    = $(BUILD)/openai/finetunes/core.so
 
 BUSTED  ?= busted
+BUSTED_SCRIPT ?= $(shell command -v $(BUSTED))
 SPEC    ?= spec
 BUSTED_FLAGS ?=
 LUA_PATH_DEV = lua/?.lua;lua/?/init.lua;;
@@ -68,7 +69,7 @@ deps:
 
 test: deps $(CORE)
 	LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='$(LUA_CPATH_DEV)' OFT_LUA=$(LUA) \
-	  $(BUSTED) --lua=$(LUA) --lpath='lua/?.lua;lua/?/init.lua' \
+	  $(LUA) $(BUSTED_SCRIPT) --lpath='lua/?.lua;lua/?/init.lua' \
 	  --cpath='$(BUILD)/?.so' $(BUSTED_FLAGS) $(SPEC)
 
 demo: deps $(CORE)
@@ -80,3 +81,156 @@ lint: deps
 
 clean:
 	rm -rf build
+
+# sanitizers
+#
+#   make check-asan       the C core built with AddressSanitizer + UBSan (gcc) into
+#                         build/asan, and the whole spec suite run against it
+#   make check-valgrind   the whole spec suite under valgrind memcheck (normal build)
+#
+# lua5.4 itself is not instrumented, so check-asan preloads the ASan runtime into it
+# (tools/asan-lua, also handed to the specs as $OFT_LUA so Lua child processes that load
+# the ASan core, such as the CLI and the examples, are sanitized too); tools/asan_scope.c
+# keeps the runtime out of every other child (make, sh, curl, nginx, the fake server:
+# ASan in them reports their own bugs and changes their exit codes). UBSan findings
+# abort (-fno-sanitize-recover). Leak detection is on; tools/lsan.supp lists the only
+# suppressed leaks and why.
+# check-valgrind runs the test process under memcheck, without --trace-children: every
+# client call of the suite but the few one-call child clients runs in it, and the
+# children are the fake server (pure Lua + LuaSocket, no C of ours) and tools; tracing
+# them would multiply the run time for no coverage of our C.
+# Both exclude specs tagged #heavy: the 200 MB transfers and the peak-RSS measurements
+# (sanitizers inflate RSS by design, and the small transfers exercise the same code).
+SAN_LUA      ?= lua5.4
+SAN_BUILD    ?= build/asan
+SAN_CC       ?= gcc
+SAN_FLAGS     = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_RUNTIME ?= $(shell $(SAN_CC) -print-file-name=libasan.so)
+BUSTED_SCRIPT ?= $(shell command -v $(BUSTED))
+SAN_TAGS     ?= --exclude-tags=heavy
+SAN_RUN       = LUA_PATH='$(LUA_PATH_DEV)'
+SAN_ARGS      = $(BUSTED_SCRIPT) --lpath='lua/?.lua;lua/?/init.lua' $(SAN_TAGS) $(BUSTED_FLAGS) $(SPEC)
+ASAN_ENV      = OFT_ASAN_PRELOAD='$(ASAN_RUNTIME) $(CURDIR)/$(SAN_BUILD)/asan_scope.so' OFT_ASAN_LUA=$(SAN_LUA) \
+  OFT_LUA=$(CURDIR)/tools/asan-lua \
+  ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
+  LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+VALGRIND     ?= valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+  --show-leak-kinds=definite --suppressions=$(CURDIR)/tools/valgrind.supp --num-callers=30
+
+.PHONY: check-asan check-valgrind
+
+$(SAN_BUILD)/asan_scope.so: tools/asan_scope.c
+	mkdir -p $(SAN_BUILD)
+	$(SAN_CC) -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -shared $(WARN) -O2 -o $@ $<
+
+check-asan: deps $(SAN_BUILD)/asan_scope.so
+	$(MAKE) --no-print-directory LUA=$(SAN_LUA) BUILD=$(SAN_BUILD) CC=$(SAN_CC) OPT='-O1 -g' \
+	  EXTRA_CFLAGS='$(SAN_FLAGS)' LDFLAGS='$(SAN_FLAGS)' all
+	$(SAN_RUN) LUA_CPATH='$(SAN_BUILD)/?.so;;' $(ASAN_ENV) tools/asan-lua $(SAN_ARGS) --cpath='$(SAN_BUILD)/?.so'
+
+check-valgrind: deps
+	$(MAKE) --no-print-directory LUA=$(SAN_LUA) all
+	$(SAN_RUN) LUA_CPATH='build/$(SAN_LUA)/?.so;;' OFT_LUA=$(SAN_LUA) \
+	  $(VALGRIND) $(SAN_LUA) $(SAN_ARGS) --cpath='build/$(SAN_LUA)/?.so'
+
+# every Lua
+#
+#   make test-all        the spec suite on lua5.1 lua5.2 lua5.3 lua5.4 luajit, each
+#                        with the C core built for it into build/<lua>/ (make test LUA=…)
+#   make test-all LUAS="lua5.1 luajit"   a subset
+#
+# spec/ngx_spec.lua runs in every `make test`: it needs Debian's nginx with the
+# Lua module, and the C core built for LuaJIT (it runs `make LUA=luajit` itself).
+LUAS ?= lua5.1 lua5.2 lua5.3 lua5.4 luajit
+DEB_PKGS += nginx libnginx-mod-http-lua lua-resty-core $(DEB_PKGS_luajit)
+
+.PHONY: test-all
+
+test-all: deps
+	@bash tools/test-all.sh $(LUAS)
+
+# luarocks
+#
+#   make check-rock      `luarocks make` of rockspec/openai-finetunes-scm-1.rockspec into a
+#                        fresh tree for Lua 5.4 and for LuaJIT, then require, openai-ft --help
+#                        and a live call from that tree alone (tools/check-rock.sh)
+#   make rockspec        regenerate the rockspec's module list from lua/ and src/
+ROCK_LUAS ?= lua5.4 luajit
+DEB_PKGS += luarocks
+
+.PHONY: check-rock rockspec
+
+check-rock: deps
+	@bash tools/check-rock.sh $(ROCK_LUAS)
+
+rockspec:
+	@$(LUA) tools/rockspec-sync.lua rockspec/openai-finetunes-scm-1.rockspec
+
+# fuzzing
+#
+#   make fuzz             build the libFuzzer targets in fuzz/ with clang (ASan + UBSan)
+#                         into build/fuzz/ and run each for FUZZ_SECONDS (default 60)
+#                         over its seed corpus fuzz/corpus/<target>/; fails on a crash
+#   make fuzz-build       only build them
+#
+# New inputs go to build/fuzz/corpus/<target>/ (fuzz/corpus keeps the reviewed seeds),
+# a crashing input to build/fuzz/<target>-crash-<sha1>. See fuzz/README.md.
+FUZZ_CC         ?= clang
+FUZZ_LUA        ?= lua5.4
+FUZZ_SECONDS    ?= 60
+FUZZ_BUILD      ?= build/fuzz
+FUZZ_FLAGS      ?= -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+                   -fno-sanitize-recover=all
+FUZZ_LUA_CFLAGS ?= -I/usr/include/$(FUZZ_LUA)
+FUZZ_LUA_LIBS   ?= -l$(FUZZ_LUA) -lm
+FUZZ_TARGETS     = fuzz_json_parse fuzz_json_roundtrip fuzz_url
+FUZZ_BINS        = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+FUZZ_SRC_fuzz_json_parse     = src/json_parse.c
+FUZZ_SRC_fuzz_json_roundtrip = src/json_lua.c src/json_parse.c
+FUZZ_SRC_fuzz_url            = src/url.c src/json_lua.c src/json_parse.c
+
+.PHONY: fuzz fuzz-build
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_BINS): $(FUZZ_BUILD)/%: fuzz/%.c src/json_parse.c src/json_lua.c src/url.c \
+              src/json_parse.h src/json_lua.h src/url.h src/core.h src/compat.h fuzz/fuzz_check.h
+	mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) $(FUZZ_FLAGS) -Isrc $(FUZZ_LUA_CFLAGS) \
+	  -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LUA_LIBS)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	  echo "=== $$t: $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -dict=fuzz/json.dict -artifact_prefix=$(FUZZ_BUILD)/$$t- \
+	    $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t || exit 1; \
+	done
+
+# bench
+#
+#   make bench           issue 6's five cases against nginx on loopback, side by side with
+#                        curl and the official Node SDK; medians of several runs written to
+#                        bench/README.md (BENCH_RUNS=5 BENCH_CASES=1,2,3,4,5 ...: bench/run.lua)
+#   make bench LUA=luajit  the same with the client on another interpreter
+#
+# Installs what is missing: nginx + lua-nginx-module, GNU time, curl, Node and npm, and the
+# Node SDK with npm inside bench/ only (pinned by bench/package-lock.json; never a
+# dependency of the module). The runner itself is Lua 5.4 + LuaSocket.
+BENCH_DEBS = nginx libnginx-mod-http-lua curl time lua5.4 lua-socket
+BENCH_SDK  = bench/node_modules/openai/package.json
+
+.PHONY: bench bench-deps
+
+bench-deps: deps
+	@sh tools/ensure-debs.sh $(BENCH_DEBS)
+	@command -v node >/dev/null && command -v npm >/dev/null || sh tools/ensure-debs.sh nodejs npm
+
+$(BENCH_SDK): bench/package.json bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund
+	@touch $@
+
+bench: bench-deps $(CORE) $(BENCH_SDK)
+	BENCH_LUA=$(LUA) lua5.4 bench/run.lua
