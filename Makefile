@@ -35,6 +35,7 @@ OBJ     = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRC))
 CORE    = $(BUILD)/openai/finetunes/core.so
 
 BUSTED  ?= busted
+# recursively expanded: looked up when a recipe runs, after `deps` installed busted
 BUSTED_SCRIPT ?= $(shell command -v $(BUSTED))
 SPEC    ?= spec
 BUSTED_FLAGS ?=
@@ -106,7 +107,6 @@ SAN_BUILD    ?= build/asan
 SAN_CC       ?= gcc
 SAN_FLAGS     = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ASAN_RUNTIME ?= $(shell $(SAN_CC) -print-file-name=libasan.so)
-BUSTED_SCRIPT ?= $(shell command -v $(BUSTED))
 SAN_TAGS     ?= --exclude-tags=heavy
 SAN_RUN       = LUA_PATH='$(LUA_PATH_DEV)'
 SAN_ARGS      = $(BUSTED_SCRIPT) --lpath='lua/?.lua;lua/?/init.lua' $(SAN_TAGS) $(BUSTED_FLAGS) $(SPEC)
@@ -130,6 +130,7 @@ check-asan: deps $(SAN_BUILD)/asan_scope.so
 	$(SAN_RUN) LUA_CPATH='$(SAN_BUILD)/?.so;;' $(ASAN_ENV) tools/asan-lua $(SAN_ARGS) --cpath='$(SAN_BUILD)/?.so'
 
 check-valgrind: deps
+	@sh tools/ensure-debs.sh valgrind
 	$(MAKE) --no-print-directory LUA=$(SAN_LUA) all
 	$(SAN_RUN) LUA_CPATH='build/$(SAN_LUA)/?.so;;' OFT_LUA=$(SAN_LUA) \
 	  $(VALGRIND) $(SAN_LUA) $(SAN_ARGS) --cpath='build/$(SAN_LUA)/?.so'
@@ -173,9 +174,12 @@ rockspec:
 #                         into build/fuzz/ and run each for FUZZ_SECONDS (default 60)
 #                         over its seed corpus fuzz/corpus/<target>/; fails on a crash
 #   make fuzz-build       only build them
+#   make fuzz FUZZ_TARGETS=fuzz_jsonl FUZZ_SECONDS=300   one target, longer
 #
 # New inputs go to build/fuzz/corpus/<target>/ (fuzz/corpus keeps the reviewed seeds),
 # a crashing input to build/fuzz/<target>-crash-<sha1>. See fuzz/README.md.
+# FUZZ_DEFS_<target> shrink the C core's buffers in that build (JSONL blocks, MD5 file
+# reads) so small inputs cross every block boundary.
 FUZZ_CC         ?= clang
 FUZZ_LUA        ?= lua5.4
 FUZZ_SECONDS    ?= 60
@@ -184,30 +188,43 @@ FUZZ_FLAGS      ?= -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,unde
                    -fno-sanitize-recover=all
 FUZZ_LUA_CFLAGS ?= -I/usr/include/$(FUZZ_LUA)
 FUZZ_LUA_LIBS   ?= -l$(FUZZ_LUA) -lm
-FUZZ_TARGETS     = fuzz_json_parse fuzz_json_roundtrip fuzz_url
+FUZZ_DEBS        = clang libclang-rt-14-dev liblua5.4-dev libssl-dev
+FUZZ_TARGETS    ?= fuzz_json_parse fuzz_json_roundtrip fuzz_url fuzz_headers fuzz_jsonl fuzz_md5
 FUZZ_BINS        = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 FUZZ_SRC_fuzz_json_parse     = src/json_parse.c
 FUZZ_SRC_fuzz_json_roundtrip = src/json_lua.c src/json_parse.c
 FUZZ_SRC_fuzz_url            = src/url.c src/json_lua.c src/json_parse.c
+FUZZ_SRC_fuzz_headers        = src/headers.c
+FUZZ_SRC_fuzz_jsonl          = src/jsonl_lua.c src/jsonl_stream.c src/jsonl_validate.c src/json_parse.c
+FUZZ_SRC_fuzz_md5            = src/md5.c
+FUZZ_DEFS_fuzz_jsonl         = -DOFT_JSONL_BLOCK=16
+FUZZ_DEFS_fuzz_md5           = -DOFT_MD5_READ_SIZE=7
+FUZZ_LIBS_fuzz_md5           = -lcrypto
+FUZZ_DICT_fuzz_json_parse     = fuzz/json.dict
+FUZZ_DICT_fuzz_json_roundtrip = fuzz/json.dict
+FUZZ_DICT_fuzz_url            = fuzz/json.dict
+FUZZ_DICT_fuzz_headers        = fuzz/headers.dict
+FUZZ_DICT_fuzz_jsonl          = fuzz/jsonl.dict
 
-.PHONY: fuzz fuzz-build
+.PHONY: fuzz fuzz-build fuzz-deps
 
-fuzz-build: $(FUZZ_BINS)
+fuzz-deps:
+	@sh tools/ensure-debs.sh $(FUZZ_DEBS)
 
-$(FUZZ_BINS): $(FUZZ_BUILD)/%: fuzz/%.c src/json_parse.c src/json_lua.c src/url.c \
-              src/json_parse.h src/json_lua.h src/url.h src/core.h src/compat.h fuzz/fuzz_check.h
+fuzz-build: fuzz-deps $(FUZZ_BINS)
+
+$(FUZZ_BINS): $(FUZZ_BUILD)/%: fuzz/%.c $(wildcard src/*.c src/*.h) fuzz/fuzz_check.h
 	mkdir -p $(FUZZ_BUILD)
-	$(FUZZ_CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) $(FUZZ_FLAGS) -Isrc $(FUZZ_LUA_CFLAGS) \
-	  -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LUA_LIBS)
+	$(FUZZ_CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) $(FUZZ_FLAGS) $(FUZZ_DEFS_$*) -Isrc \
+	  $(FUZZ_LUA_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIBS_$*) $(FUZZ_LUA_LIBS)
 
 fuzz: fuzz-build
-	@for t in $(FUZZ_TARGETS); do \
-	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
-	  echo "=== $$t: $(FUZZ_SECONDS) s"; \
-	  $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    -dict=fuzz/json.dict -artifact_prefix=$(FUZZ_BUILD)/$$t- \
-	    $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t || exit 1; \
-	done
+	@$(foreach t,$(FUZZ_TARGETS),\
+	  mkdir -p $(FUZZ_BUILD)/corpus/$(t) && \
+	  echo "=== $(t): $(FUZZ_SECONDS) s" && \
+	  $(FUZZ_BUILD)/$(t) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $(addprefix -dict=,$(FUZZ_DICT_$(t))) -artifact_prefix=$(FUZZ_BUILD)/$(t)- \
+	    $(FUZZ_BUILD)/corpus/$(t) fuzz/corpus/$(t) || exit 1;)
 
 # bench
 #

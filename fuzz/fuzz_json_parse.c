@@ -188,31 +188,13 @@ static void check_same(const oft_json_doc *a, const oft_json_doc *b) {
   }
 }
 
-/* ---- failing allocator -------------------------------------------------------- */
-
-typedef struct budget {
-  int left; /* allocations still allowed */
-} budget;
-
-static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  budget *b = (budget *)ud;
-  (void)osize;
-  if (nsize == 0) {
-    free(ptr);
-    return NULL;
-  }
-  if (b->left <= 0) return NULL;
-  b->left--;
-  return realloc(ptr, nsize);
-}
-
 static oft_json_doc doc, again, shallow, starved, reread;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static int ready;
   const char *text = (const char *)data;
   oft_json_status st;
-  budget b;
+  fuzz_budget b;
   if (!ready) {
     /* docs are reused across inputs, like a validator reading line after line */
     oft_json_init(&doc, NULL, NULL);
@@ -263,7 +245,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   /* out of memory at every possible point is reported, not fatal */
   b.left = size ? data[size - 1] % 6 : 0;
-  oft_json_init(&starved, budget_alloc, &b);
+  b.failed = 0;
+  oft_json_init(&starved, fuzz_budget_alloc, &b);
   {
     oft_json_status s3 = oft_json_parse(&starved, text, size);
     CHECK(s3 == st || s3 == OFT_JSON_ENOMEM);

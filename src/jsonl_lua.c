@@ -1,41 +1,34 @@
 /*
  * jsonl_lua.c: core.validate_jsonl, a training file streamed through the
- * jsonl_validate.h rules.
+ * jsonl_validate.h rules by jsonl_stream.h (1 MiB blocks, split into lines;
+ * memory bounded by the longest line, not the file).
  *
- * The file is read in 1 MiB blocks into one buffer and split on '\n' with
- * memchr; a line that does not end in the buffer is moved to its front, and
- * the buffer doubles only for a line longer than half of it. Memory is the
- * buffer + the parse arenas: bounded by the longest line, not the file.
  * Everything is owned by one userdata (its __gc closes the file and frees the
  * buffers), so a Lua error raised while a problem is stored leaks nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core.h"
+#include "jsonl_stream.h"
 #include "jsonl_validate.h"
 
 #define SCAN_MT "openai.finetunes.core.jsonl_scan"
-#define BLOCK ((size_t)1 << 20)
 
 typedef struct scan {
   oft_jsonl_validator v;
+  oft_jsonl_stream stream;
   int fd;
-  char *buf;
-  size_t cap;
 } scan;
 
 /* Idempotent; calls no Lua function. */
 static void scan_close(scan *s) {
   if (s->fd >= 0) close(s->fd);
   s->fd = -1;
-  free(s->buf);
-  s->buf = NULL;
-  s->cap = 0;
+  oft_jsonl_stream_release(&s->stream, &s->v);
   oft_jsonl_release(&s->v);
 }
 
@@ -79,44 +72,17 @@ static int fail(lua_State *L, const char *what, const char *path, int err) {
   return 3;
 }
 
-/* Reads the whole file through the validator. 0 or an errno. */
-static int stream(scan *s) {
-  size_t have = 0, start = 0, from = 0;
+/* The stream's reader: the file, retried after signals. */
+static long read_fd(void *ud, char *dst, size_t room, int *err) {
+  int fd = *(const int *)ud;
   for (;;) {
-    ssize_t got;
-    char *nl;
-    if (s->cap - have < s->cap / 2) {
-      if (start > 0) { /* keep only the unfinished line, at the front */
-        memmove(s->buf, s->buf + start, have - start);
-        have -= start;
-        from -= start;
-        start = 0;
-      }
-      if (s->cap - have < s->cap / 2) { /* a line longer than half the buffer */
-        char *nbuf;
-        if (s->cap > ((size_t)-1) / 2) return ENOMEM;
-        nbuf = (char *)realloc(s->buf, s->cap * 2);
-        if (nbuf == NULL) return ENOMEM;
-        s->buf = nbuf;
-        s->cap *= 2;
-      }
+    ssize_t got = read(fd, dst, room);
+    if (got >= 0) return (long)got;
+    if (errno != EINTR) {
+      *err = errno;
+      return -1;
     }
-    got = read(s->fd, s->buf + have, s->cap - have);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (got == 0) break;
-    have += (size_t)got;
-    s->v.stats.bytes += (uint64_t)got;
-    while ((nl = (char *)memchr(s->buf + from, '\n', have - from)) != NULL) {
-      oft_jsonl_line(&s->v, s->buf + start, (size_t)(nl - (s->buf + start)));
-      start = from = (size_t)(nl - s->buf) + 1;
-    }
-    from = have;
   }
-  if (start < have) oft_jsonl_line(&s->v, s->buf + start, have - start); /* no final '\n' */
-  return 0;
 }
 
 /*
@@ -144,8 +110,7 @@ static int l_validate_jsonl(lua_State *L) {
 
   s = (scan *)lua_newuserdatauv(L, sizeof *s, 0); /* at 6 */
   s->fd = -1;
-  s->buf = NULL;
-  s->cap = 0;
+  oft_jsonl_stream_init(&s->stream, OFT_JSONL_BLOCK);
   oft_jsonl_init(&s->v, (oft_jsonl_method)method, NULL, NULL);
   if (luaL_newmetatable(L, SCAN_MT)) {
     lua_pushcfunction(L, scan_gc);
@@ -162,10 +127,6 @@ static int l_validate_jsonl(lua_State *L) {
 #ifdef POSIX_FADV_SEQUENTIAL
   (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
-  s->buf = (char *)malloc(BLOCK);
-  if (s->buf == NULL) oft_memory_error(L);
-  s->cap = BLOCK;
-
   lua_createtable(L, max_problems < 64 ? (int)max_problems : 64, 0); /* problems, at 7 */
   k.L = L;
   k.tbl = 7;
@@ -176,7 +137,7 @@ static int l_validate_jsonl(lua_State *L) {
   s->v.token_limit = (uint64_t)token_limit;
   s->v.min_examples = (uint64_t)min_examples;
 
-  err = stream(s);
+  err = oft_jsonl_stream_run(&s->stream, &s->v, read_fd, &s->fd);
   if (err != 0) {
     scan_close(s);
     if (err == ENOMEM) oft_memory_error(L);

@@ -1,7 +1,8 @@
 /*
  * jsonl_validate.h: checks fine-tuning training data (JSONL) one line at a
  * time, with no Lua and no I/O: the caller splits the file into lines and
- * feeds them in order (jsonl_lua.c streams a file through it).
+ * feeds them in order (jsonl_stream.h does that for a byte stream, and
+ * jsonl_lua.c streams a file through it).
  *
  *   oft_jsonl_validator *v = malloc(sizeof *v);     (about 33 KB: two docs)
  *   oft_jsonl_init(v, OFT_JSONL_SUPERVISED, NULL, NULL);

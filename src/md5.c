@@ -12,8 +12,12 @@
  *
  * update_file hashes `length` bytes from `offset` (default: to the end of the
  * file), so a caller can hash a big file in slices between other work (the
- * large upload hashes while its parts are in flight). MD5 is only a transfer
- * checksum here, as the API uses it; nothing relies on it for security.
+ * large upload hashes while its parts are in flight). A slice that does not
+ * lie inside the file (an offset past its end, or offset + length past it)
+ * and a read error return nil, message and leave the hasher as it was. MD5
+ * is only a transfer checksum here, as the API uses it; nothing relies on it
+ * for security. The hash itself (md5.h) has no Lua: fuzz/fuzz_md5.c checks
+ * it against OpenSSL and drives these functions too.
  */
 /* 64-bit fseeko/off_t on 32-bit hosts too (a POSIX feature-test macro, hence the name) */
 #define _FILE_OFFSET_BITS 64 /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
@@ -22,18 +26,18 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "core.h"
+#include "md5.h"
 
 #define MD5_MT "openai.finetunes.core.md5"
-#define READ_SIZE ((size_t)64 * 1024)
-
-typedef struct md5_state {
-  uint32_t h[4];
-  uint64_t bytes;          /* total bytes hashed */
-  unsigned char block[64]; /* a partial block waiting for more input */
-} md5_state;
+/* a file is hashed in reads of this size (the fuzz build sets a tiny one) */
+#ifndef OFT_MD5_READ_SIZE
+#define OFT_MD5_READ_SIZE ((size_t)64 * 1024)
+#endif
+#define READ_SIZE ((size_t)(OFT_MD5_READ_SIZE))
 
 /* T[i] = floor(2^32 * |sin(i + 1)|), RFC 1321 section 3.4 */
 static const uint32_t T[64] = {
@@ -146,7 +150,7 @@ static void md5_block(uint32_t h[4], const unsigned char *p) {
   h[3] += d;
 }
 
-static void md5_init(md5_state *m) {
+void oft_md5_init(oft_md5 *m) {
   m->h[0] = 0x67452301U;
   m->h[1] = 0xefcdab89U;
   m->h[2] = 0x98badcfeU;
@@ -154,7 +158,7 @@ static void md5_init(md5_state *m) {
   m->bytes = 0;
 }
 
-static void md5_update(md5_state *m, const unsigned char *p, size_t n) {
+void oft_md5_update(oft_md5 *m, const unsigned char *p, size_t n) {
   size_t used = (size_t)(m->bytes & 63U);
   m->bytes += n;
   if (used > 0) {
@@ -170,16 +174,16 @@ static void md5_update(md5_state *m, const unsigned char *p, size_t n) {
 }
 
 /* Pads a copy (section 3.1-3.2) and writes the digest as hex: the state goes on. */
-static void md5_hex(const md5_state *m, char out[32]) {
+void oft_md5_hex(const oft_md5 *m, char out[32]) {
   static const char HEX[] = "0123456789abcdef";
-  md5_state c = *m;
+  oft_md5 c = *m;
   unsigned char pad[72], digest[16];
   uint64_t bits = m->bytes * 8U;
   size_t used = (size_t)(m->bytes & 63U), padlen = (used < 56 ? 56 : 120) - used, i;
   memset(pad, 0, sizeof pad);
   pad[0] = 0x80;
   for (i = 0; i < 8; i++) pad[padlen + i] = (unsigned char)(bits >> (8 * i));
-  md5_update(&c, pad, padlen + 8);
+  oft_md5_update(&c, pad, padlen + 8);
   for (i = 0; i < 16; i++) digest[i] = (unsigned char)(c.h[i / 4] >> (8 * (i % 4)));
   for (i = 0; i < 16; i++) {
     out[2 * i] = HEX[digest[i] >> 4];
@@ -187,9 +191,9 @@ static void md5_hex(const md5_state *m, char out[32]) {
   }
 }
 
-static void push_hex(lua_State *L, const md5_state *m) {
+static void push_hex(lua_State *L, const oft_md5 *m) {
   char hex[32];
-  md5_hex(m, hex);
+  oft_md5_hex(m, hex);
   lua_pushlstring(L, hex, sizeof hex);
 }
 
@@ -210,16 +214,38 @@ typedef struct file_slice {
   double offset, length;
 } file_slice;
 
-/* Hashes a slice of `path`: 1 with the byte count pushed, or 0 with nil, message pushed. */
-static int hash_file(lua_State *L, md5_state *m, const char *path, file_slice slice) {
+/* nil, "<path>: the file ends N bytes before offset[ + length]" */
+static int push_short(lua_State *L, const char *path, double short_by, int with_length) {
+  char n[24];
+  (void)snprintf(n, sizeof n, "%.0f", short_by);
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: the file ends %s bytes before offset%s", path, n, with_length ? " + length" : "");
+  return 0;
+}
+
+/*
+ * Hashes a slice of `path` into m: 1 with the byte count pushed, or 0 with
+ * nil, message pushed and m untouched (the bytes go into a copy first).
+ */
+static int hash_file(lua_State *L, oft_md5 *m, const char *path, file_slice slice) {
   double offset = slice.offset, length = slice.length;
   unsigned char buf[READ_SIZE];
   uint64_t left = length < 0 ? UINT64_MAX : (uint64_t)length, done = 0;
+  oft_md5 work = *m;
+  struct stat st;
   int e = 0;
   FILE *f = fopen(path, "rb");
   if (f == NULL) {
     e = errno;
     goto fail;
+  }
+  if (fstat(fileno(f), &st) != 0) {
+    e = errno;
+    goto fail;
+  }
+  if (S_ISREG(st.st_mode) && offset > (double)st.st_size) { /* fseeko would not tell */
+    (void)fclose(f);
+    return push_short(L, path, offset + (length > 0 ? length : 0) - (double)st.st_size, length >= 0);
   }
   if (offset > 0 && fseeko(f, (off_t)offset, SEEK_SET) != 0) {
     e = errno;
@@ -229,7 +255,7 @@ static int hash_file(lua_State *L, md5_state *m, const char *path, file_slice sl
     size_t want = left < READ_SIZE ? (size_t)left : READ_SIZE;
     size_t got = fread(buf, 1, want, f);
     if (got > 0) {
-      md5_update(m, buf, got);
+      oft_md5_update(&work, buf, got);
       done += got;
       left -= got;
     }
@@ -239,17 +265,14 @@ static int hash_file(lua_State *L, md5_state *m, const char *path, file_slice sl
         goto fail;
       }
       if (length >= 0) { /* asked for more than the file holds */
-        char short_by[24];
         (void)fclose(f);
-        (void)snprintf(short_by, sizeof short_by, "%llu", (unsigned long long)left);
-        lua_pushnil(L);
-        lua_pushfstring(L, "%s: the file ends %s bytes before offset + length", path, short_by);
-        return 0;
+        return push_short(L, path, (double)left, 1);
       }
       break;
     }
   }
   (void)fclose(f);
+  *m = work;
   lua_pushinteger(L, (lua_Integer)done);
   return 1;
 fail:
@@ -259,31 +282,31 @@ fail:
   return 0;
 }
 
-static md5_state *check_hasher(lua_State *L) {
-  return (md5_state *)luaL_checkudata(L, 1, MD5_MT);
+static oft_md5 *check_hasher(lua_State *L) {
+  return (oft_md5 *)luaL_checkudata(L, 1, MD5_MT);
 }
 
 /* core.md5_new() -> hasher */
 static int md5_new(lua_State *L) {
-  md5_state *m = (md5_state *)lua_newuserdatauv(L, sizeof(md5_state), 0);
-  md5_init(m);
+  oft_md5 *m = (oft_md5 *)lua_newuserdatauv(L, sizeof(oft_md5), 0);
+  oft_md5_init(m);
   luaL_setmetatable(L, MD5_MT);
   return 1;
 }
 
 /* hasher:update(s) -> hasher */
 static int hasher_update(lua_State *L) {
-  md5_state *m = check_hasher(L);
+  oft_md5 *m = check_hasher(L);
   size_t n;
   const char *s = luaL_checklstring(L, 2, &n);
-  md5_update(m, (const unsigned char *)s, n);
+  oft_md5_update(m, (const unsigned char *)s, n);
   lua_settop(L, 1);
   return 1;
 }
 
 /* hasher:update_file(path [, offset [, length]]) -> bytes | nil, message */
 static int hasher_update_file(lua_State *L) {
-  md5_state *m = check_hasher(L);
+  oft_md5 *m = check_hasher(L);
   const char *path = luaL_checkstring(L, 2);
   file_slice slice;
   slice.offset = opt_count(L, 3, "offset");
@@ -305,21 +328,21 @@ static int hasher_count(lua_State *L) {
 
 /* core.md5(s) -> hex */
 static int md5_string(lua_State *L) {
-  md5_state m;
+  oft_md5 m;
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
-  md5_init(&m);
-  md5_update(&m, (const unsigned char *)s, n);
+  oft_md5_init(&m);
+  oft_md5_update(&m, (const unsigned char *)s, n);
   push_hex(L, &m);
   return 1;
 }
 
 /* core.md5_file(path) -> hex | nil, message */
 static int md5_file(lua_State *L) {
-  md5_state m;
+  oft_md5 m;
   const char *path = luaL_checkstring(L, 1);
   file_slice whole = {0, -1};
-  md5_init(&m);
+  oft_md5_init(&m);
   if (!hash_file(L, &m, path, whole)) return 2;
   push_hex(L, &m);
   return 1;
