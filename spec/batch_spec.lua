@@ -285,24 +285,21 @@ describe("client:batch", function()
 end)
 
 describe("client:batch over HTTP/2", function()
-  local openresty = require("spec.support.openresty")
-  local srv, server, dir, port, tls
+  local nginx = require("spec.support.nginx")
+  local srv, server, dir, tls
 
   setup(function()
     server = fake.start()
     dir = H.tmpdir()
-    tls = openresty.self_signed(dir)
-    port = openresty.free_port()
+    tls = require("spec.support.certs").self_signed(dir)
     -- nginx speaks HTTP/2 over TLS and hands each stream on to the fake server
-    srv = openresty.start{
-      http = "  log_format streams '$connection $server_protocol $status';",
+    srv = nginx.start{
+      http = "log_format streams '$connection $server_protocol $status';",
+      tls = tls,
       server = ([[
-        listen 127.0.0.1:%d ssl http2;
-        ssl_certificate %s;
-        ssl_certificate_key %s;
         access_log %s/access.log streams;
         location /v1/ { proxy_pass %s; }
-      ]]):format(port, tls.cert, tls.key, dir, server:url("")),
+      ]]):format(dir, server:url("")),
     }
   end)
 
@@ -312,7 +309,7 @@ describe("client:batch over HTTP/2", function()
   end)
 
   it("multiplexes the calls as streams on one connection", function()
-    local client = ft.new{ api_key = KEY, base_url = ("https://localhost:%d/v1"):format(port),
+    local client = ft.new{ api_key = KEY, base_url = srv:tls_url("/v1"),
       tls = { ca_file = tls.cert } }
     local calls = {}
     for i = 1, 20 do

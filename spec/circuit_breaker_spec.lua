@@ -209,12 +209,18 @@ describe("circuit breaker through the client", function()
     assert.are.equal(0, err.attempts)
   end)
 
-  it("is off unless configured", function()
-    local c = ft.new({ api_key = "sk-breaker-0123456789", base_url = server.base_url, max_retries = 0 })
-    server:fault({ match = { path = "^/v1/models$" }, times = -1, fault = "503" })
-    for _ = 1, 10 do
-      local _, err = c:models()
-      assert.are.equal(503, err.status)
+  it("is off unless configured, and off with circuit_breaker = false", function()
+    for _, c in ipairs({
+      ft.new({ api_key = "sk-breaker-0123456789", base_url = server.base_url, max_retries = 0 }),
+      client(false),
+    }) do
+      server:fault({ match = { path = "^/v1/models$" }, times = -1, fault = "503" })
+      for _ = 1, 10 do
+        local _, err = c:models()
+        assert.are.equal(503, err.status)
+      end
+      assert.is_nil(c:_policy():circuit_state())
+      server:reset()
     end
   end)
 end)

@@ -71,7 +71,7 @@ describe("ft.new", function()
       { { connect_timeout = -1 }, "connect_timeout must be a number > 0, got -1" },
       { { max_retries = 1.5 }, "max_retries must be an integer >= 0, got 1.5" },
       { { retry = 3 }, "retry must be a table, got 3" },
-      { { circuit_breaker = "on" }, 'circuit_breaker must be a table, got "on"' },
+      { { circuit_breaker = "on" }, 'circuit_breaker must be a table or false, got "on"' },
       { { http_version = 2 }, 'http_version must be "2" or "1.1", got 2' },
       { { compression = "yes" }, 'compression must be a boolean, got "yes"' },
       { { proxy = { url = 1 } }, "proxy.url must be a string, got 1" },
@@ -213,11 +213,8 @@ end)
 describe("request headers", function()
   local server, c
 
-  setup(function() server = H.start() end)
-  before_each(function()
-    server:reset()
-    c = H.client(server, { organization = "org-1", project = "proj_1", headers = { ["X-Default"] = "d" } })
-  end)
+  H.each_test(function(s, client) server, c = s, client end,
+    { client = { organization = "org-1", project = "proj_1", headers = { ["X-Default"] = "d" } } })
 
   it("sends Accept, User-Agent, organization, project and default headers", function()
     assert(c:models())
@@ -263,12 +260,7 @@ end)
 
 describe("results and meta", function()
   local server, c
-
-  setup(function() server = H.start() end)
-  before_each(function()
-    server:reset()
-    c = H.client(server)
-  end)
+  H.each_test(function(s, client) server, c = s, client end)
 
   it("returns plain data and meta with the request id, status, headers and attempts", function()
     local list, meta = c:models()

@@ -7,6 +7,7 @@
 local core = require("openai.finetunes.core")
 local curl = require("openai.finetunes.transport.curl")
 local fake_server = require("spec.support.fake_server")
+local nginx = require("spec.support.nginx")
 local json = require("openai.finetunes.fake.json")
 local util = require("openai.finetunes.fake.util")
 local lfs = require("lfs")
@@ -69,13 +70,6 @@ local function run_lua(source)
   p:close()
   os.remove(script)
   return out
-end
-
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
 end
 
 local function vm_hwm_kb()
@@ -542,7 +536,7 @@ describe("client handle against the fake server", function()
 
   describe("errors", function()
     it("connect: nothing listens on the port", function()
-      local res, err = h:request{ url = "http://127.0.0.1:" .. free_port() .. "/v1/models" }
+      local res, err = h:request{ url = "http://127.0.0.1:" .. nginx.free_port() .. "/v1/models" }
       assert.is_nil(res)
       assert.equals("connect", err.kind)
       assert.equals(7, err.curl_code)
@@ -616,7 +610,7 @@ describe("client handle against the fake server", function()
         local _, err = (client or h):request(req)
         if err then errs[#errs + 1] = err end
       end
-      collect{ url = "http://127.0.0.1:" .. free_port() .. "/" .. KEY }
+      collect{ url = "http://127.0.0.1:" .. nginx.free_port() .. "/" .. KEY }
       collect{ url = url("/models"), headers = { ["X"] = KEY .. "\r\n" } }
       collect{ url = url("/models"), headers = { ["Authorization"] = "Bearer " .. KEY } }
       collect{ url = url("/models"), timeout = 0.3, headers = { ["x-fake-fault"] = "stall;2" } }
@@ -848,7 +842,7 @@ describe("client handle against the fake server", function()
     end)
 
     it("goes direct for hosts in no_proxy", function()
-      local dead = "http://127.0.0.1:" .. free_port()
+      local dead = "http://127.0.0.1:" .. nginx.free_port()
       local via = core.new{ api_key = KEY, proxy = { url = dead, no_proxy = "127.0.0.1" } }
       local res = assert(via:request{ url = url("/models") })
       assert.equals(200, res.status)
@@ -922,7 +916,6 @@ describe("client handle against the fake server", function()
 end)
 
 describe("client handle behind nginx (TLS, HTTP/2, gzip, client certificates)", function()
-  local nginx = require("spec.support.nginx")
   local certs_mod = require("spec.support.certs")
   local server, srv, certs
 

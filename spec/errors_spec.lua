@@ -13,12 +13,7 @@ end
 
 describe("errors", function()
   local server, c
-
-  setup(function() server = H.start() end)
-  before_each(function()
-    server:reset()
-    c = H.client(server)
-  end)
+  H.each_test(function(s, client) server, c = s, client end)
 
   it("404: the OpenAI envelope, the request id, a one-line tostring", function()
     local r, err = c:file("file-does-not-exist")
@@ -175,12 +170,41 @@ describe("errors", function()
 
   it("lists the kinds and which are worth retrying", function()
     for _, kind in ipairs({ "api", "connect", "dns", "tls", "timeout", "proxy", "io", "aborted", "too_large",
-      "closed", "circuit_open", "invalid_response" }) do
+      "closed", "circuit_open", "invalid_response", "invalid_request", "no_result_file" }) do
       assert.is_string(ft.errors.kinds[kind], kind)
     end
     assert.is_true(ft.errors.retryable(ft.errors.new{ kind = "api", status = 503 }))
     assert.is_false(ft.errors.retryable(ft.errors.new{ kind = "api", status = 404 }))
     assert.is_true(ft.errors.retryable(ft.errors.new{ kind = "timeout" }))
     assert.is_false(ft.errors.retryable({ kind = "timeout" }))
+  end)
+
+  it("lists every kind the library produces", function()
+    local p = io.popen("find lua/openai/finetunes -name '*.lua' -not -path '*/fake/*'")
+    local files = 0
+    for path in p:lines() do
+      files = files + 1
+      for kind in H.read(path):gmatch('kind = "([%w_]+)"') do
+        assert.is_string(ft.errors.kinds[kind], kind .. " (" .. path .. ")")
+      end
+    end
+    p:close()
+    assert.is_true(files > 20)
+  end)
+
+  it("retryable follows the retry policy: x-should-retry, every retried kind, a client's statuses", function()
+    local new = ft.errors.new
+    assert.is_true(ft.errors.retryable(new{ kind = "api", status = 400, headers = { ["x-should-retry"] = "true" } }))
+    assert.is_false(ft.errors.retryable(new{ kind = "api", status = 503, headers = { ["x-should-retry"] = "false" } }))
+    for _, kind in ipairs({ "connect", "dns", "io", "timeout", "proxy" }) do
+      assert.is_true(ft.errors.retryable(new{ kind = kind }), kind)
+    end
+    for _, kind in ipairs({ "tls", "aborted", "too_large", "closed", "circuit_open", "invalid_response",
+      "invalid_request", "no_result_file" }) do
+      assert.is_false(ft.errors.retryable(new{ kind = kind }), kind)
+    end
+    local picky = H.client(server, { retry = { statuses = { 404 } } })
+    assert.is_true(ft.errors.retryable(new{ kind = "api", status = 404 }, picky:_policy()))
+    assert.is_false(ft.errors.retryable(new{ kind = "api", status = 503 }, picky:_policy()))
   end)
 end)

@@ -4,17 +4,8 @@ local ft = require("openai.finetunes")
 local H = require("spec.support.client_helper")
 
 describe("files", function()
-  local server, c, dir
-
-  setup(function()
-    server = H.start()
-    dir = H.tmpdir()
-  end)
-  teardown(function() H.rmdir(dir) end)
-  before_each(function()
-    server:reset()
-    c = H.client(server)
-  end)
+  local c, dir
+  H.each_test(function(_, client, d) c, dir = client, d end, { dir = true })
 
   it("uploads a JSONL file from a path and reads it back byte-identical", function()
     local original = H.read(H.TRAIN)

@@ -3,12 +3,7 @@ local H = require("spec.support.client_helper")
 
 describe("graders", function()
   local server, c
-
-  setup(function() server = H.start() end)
-  before_each(function()
-    server:reset()
-    c = H.client(server)
-  end)
+  H.each_test(function(s, client) server, c = s, client end)
 
   local string_check = {
     type = "string_check", name = "exact", input = "{{sample.output_text}}", reference = "{{item.answer}}",

@@ -7,12 +7,7 @@ local TERMINAL = { succeeded = true, failed = true, cancelled = true }
 
 describe("fine-tuning jobs", function()
   local server, c
-
-  setup(function() server = H.start() end)
-  before_each(function()
-    server:reset{ speed = 40 }
-    c = H.client(server)
-  end)
+  H.each_test(function(s, client) server, c = s, client end, { reset = { speed = 40 } })
 
   it("runs a job from creation to succeeded, with events, checkpoints and the model", function()
     local file = H.training_file(c)

@@ -78,16 +78,8 @@ end)
 
 describe("upload_large_file", function()
   local server, c, dir
-
-  setup(function()
-    server = H.start()
-    dir = H.tmpdir()
-  end)
-  teardown(function() H.rmdir(dir) end)
-  before_each(function()
-    server:reset()
-    c = H.client(server, { max_retries = 2, retry = { base_delay = 0.01, max_delay = 0.05 } })
-  end)
+  H.each_test(function(s, client, d) server, c, dir = s, client, d end,
+    { dir = true, client = { max_retries = 2, retry = { base_delay = 0.01, max_delay = 0.05 } } })
 
   it("sends a file in parts that arrive byte-identical, completing with the ids in file order and the MD5", function()
     local size = 1000 * KB + 123

@@ -96,12 +96,7 @@ end)
 
 describe("client:job_metrics", function()
   local server, c
-
-  setup(function() server = H.start() end)
-  before_each(function()
-    server:reset()
-    c = H.client(server)
-  end)
+  H.each_test(function(s, client) server, c = s, client end)
 
   it("returns one row per step from the job's base64 result file", function()
     server:next_job{ steps = 40 }

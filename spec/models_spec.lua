@@ -4,12 +4,7 @@ local H = require("spec.support.client_helper")
 
 describe("models", function()
   local server, c
-
-  setup(function() server = H.start() end)
-  before_each(function()
-    server:reset()
-    c = H.client(server)
-  end)
+  H.each_test(function(s, client) server, c = s, client end)
 
   it("lists the models as a single page", function()
     local list = assert(c:models())

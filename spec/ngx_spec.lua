@@ -72,7 +72,7 @@ describe("ngx transport in nginx", function()
     workdir = os.tmpname()
     os.remove(workdir)
     assert(os.execute("mkdir -p " .. workdir))
-    local tls = openresty.self_signed(workdir)
+    local tls = require("spec.support.certs").self_signed(workdir)
     -- the fake OpenAI server; its job clock runs 4x: a job takes ~2 s of real time
     fake = require("spec.support.fake_server").start({ speed = 4 })
     srv = openresty.start({ http = HTTP:format(tls.cert), server = SERVER, tls = tls,

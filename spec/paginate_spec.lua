@@ -55,12 +55,7 @@ end
 
 describe("pagination", function()
   local server, c
-
-  setup(function() server = H.start() end)
-  before_each(function()
-    server:reset()
-    c = H.client(server)
-  end)
+  H.each_test(function(s, client) server, c = s, client end)
 
   describe("each_file", function()
     it("walks every page with after = the last id, in the API's order, and stops on has_more = false", function()

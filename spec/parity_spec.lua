@@ -98,12 +98,8 @@ end
 
 describe("SDK parity of every request", function()
   local server, c
-
-  setup(function() server = H.start() end)
-  before_each(function()
-    server:reset()
-    c = H.client(server, { organization = "org-parity", project = "proj_parity" })
-  end)
+  H.each_test(function(s, client) server, c = s, client end,
+    { client = { organization = "org-parity", project = "proj_parity" } })
 
   it("covers all 25 operations of api-contract.md §2", function()
     local ops = {}

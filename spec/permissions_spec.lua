@@ -4,11 +4,8 @@ local H = require("spec.support.client_helper")
 
 describe("checkpoint permissions", function()
   local server, c, ckpt
-
-  setup(function() server = H.start() end)
+  H.each_test(function(s, client) server, c = s, client end)
   before_each(function()
-    server:reset()
-    c = H.client(server)
     local job = H.succeeded_job(c, server)
     local list = assert(c:job_checkpoints(job.id))
     ckpt = list.data[1].fine_tuned_model_checkpoint

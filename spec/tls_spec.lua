@@ -7,14 +7,9 @@ local ft = require("openai.finetunes")
 local fake = require("spec.support.fake_server")
 local nginx = require("spec.support.nginx")
 local H = require("spec.support.client_helper")
+local certs = require("spec.support.certs")
 
 local KEY = "sk-tls-0123456789abcdef"
-
-local function sh(cmd)
-  local ok, how, code = os.execute(cmd)
-  if type(ok) == "number" then return ok == 0 end -- Lua 5.1
-  return ok == true and how == "exit" and code == 0
-end
 
 describe("HTTPS with a self-signed certificate", function()
   local server, proxy, dir, cert
@@ -22,14 +17,12 @@ describe("HTTPS with a self-signed certificate", function()
   setup(function()
     server = fake.start()
     dir = H.tmpdir()
-    cert = dir .. "/self-signed.pem"
     -- one self-signed certificate for the name localhost, its own issuer
-    assert(sh(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-      .. " -subj /CN=localhost -addext subjectAltName=DNS:localhost -keyout '%s/key.pem' -out '%s'"
-      .. " >/dev/null 2>&1"):format(dir, cert)))
+    local tls = certs.self_signed(dir)
+    cert = tls.cert
     local other = server:url("/v1/models/gpt-4o-mini")
     proxy = nginx.start({
-      tls = { cert = cert, key = dir .. "/key.pem" },
+      tls = tls,
       server = table.concat({
         -- "another host": the fake server by IP, where the client talks to localhost
         "location = /v1/models/moved { return 302 " .. other .. "; }",
@@ -84,9 +77,7 @@ describe("HTTPS with a self-signed certificate", function()
   end)
 
   it("refuses a ca_file that did not sign the certificate", function()
-    local other = dir .. "/other.pem"
-    assert(sh(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-      .. " -subj /CN=localhost -keyout '%s/other-key.pem' -out '%s' >/dev/null 2>&1"):format(dir, other)))
+    local other = certs.self_signed(dir, "other").cert
     local models, err = client({ ca_file = other }):models()
     assert.is_nil(models)
     assert.are.equal("tls", err.kind)

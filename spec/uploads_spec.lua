@@ -4,16 +4,7 @@ local H = require("spec.support.client_helper")
 
 describe("uploads", function()
   local server, c, dir
-
-  setup(function()
-    server = H.start()
-    dir = H.tmpdir()
-  end)
-  teardown(function() H.rmdir(dir) end)
-  before_each(function()
-    server:reset()
-    c = H.client(server)
-  end)
+  H.each_test(function(s, client, d) server, c, dir = s, client, d end, { dir = true })
 
   it("uploads a file in slices and completes into a file with the same bytes", function()
     local data = H.read(H.TRAIN)

@@ -6,11 +6,8 @@ local H = require("spec.support.client_helper")
 
 describe("validation", function()
   local server, c, mark
-
-  setup(function() server = H.start() end)
-  before_each(function()
-    server:reset()
-    c = H.client(server)
+  H.each_test(function(s, client)
+    server, c = s, client
     mark = server:mark()
   end)
   after_each(function()
@@ -169,12 +166,7 @@ end)
 
 describe("validation = false", function()
   local server, loose
-
-  setup(function() server = H.start() end)
-  before_each(function()
-    server:reset()
-    loose = H.client(server, { validation = false })
-  end)
+  H.each_test(function(s, client) server, loose = s, client end, { client = { validation = false } })
 
   it("sends payloads as given and lets the API answer", function()
     local body = { model = H.MODEL, training_file = "file-abc", suffix = "", some_future_field = { x = 1 } }

@@ -34,12 +34,7 @@ end
 
 describe("wait_for_file", function()
   local server, c
-
-  setup(function() server = H.start() end)
-  before_each(function()
-    server:reset{ speed = 10 }
-    c = H.client(server)
-  end)
+  H.each_test(function(s, client) server, c = s, client end, { reset = { speed = 10 } })
 
   it("returns at once for a processed file", function()
     local file = H.training_file(c)
@@ -130,18 +125,16 @@ describe("wait_for_file", function()
     local ok, msg = pcall(function() c:wait_for_file("file-x", { poll_interval = -1 }) end)
     assert.is_false(ok)
     assert.truthy(msg:find("workflow_spec.lua:%d+: bad argument #2 to 'wait_for_file'"), msg)
+    ok, msg = pcall(function() c:wait_for_file("..") end)
+    assert.is_false(ok)
+    assert.truthy(msg:find("workflow_spec.lua:%d+: bad argument #1 to 'wait_for_file'"), msg)
     assert.equal(mark, server:mark())
   end)
 end)
 
 describe("wait_for_job", function()
   local server, c
-
-  setup(function() server = H.start() end)
-  before_each(function()
-    server:reset{ speed = 50 }
-    c = H.client(server)
-  end)
+  H.each_test(function(s, client) server, c = s, client end, { reset = { speed = 50 } })
 
   it("returns the succeeded job; every event once, oldest first; every status change", function()
     local job = job_on(c)

@@ -9,6 +9,9 @@
 --   certs.other_ca           a CA that signed nothing here: verification against it fails
 --   certs.dir                where they are (removed by certs.cleanup())
 --
+--   local tls = require("spec.support.certs").self_signed(dir [, name])
+--   tls.cert, tls.key        a certificate for DNS:localhost that is its own issuer
+--
 -- EC keys: generating them takes milliseconds, not the seconds RSA can take.
 local util = require("openai.finetunes.fake.util")
 
@@ -57,6 +60,13 @@ local function make_leaf(dir, name, cn, ca, ca_key, ext)
   run(("openssl x509 -req -days 2 -in %s -CA %s -CAkey %s -CAcreateserial -out %s%s")
     :format(quote(csr), quote(ca), quote(ca_key), quote(pem), extfile))
   return pem, key
+end
+
+function M.self_signed(dir, name)
+  local base = dir .. "/" .. (name or "self-signed")
+  run(("openssl req -x509 %s -nodes -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost"
+    .. " -keyout %s -out %s"):format(EC, quote(base .. ".key"), quote(base .. ".pem")))
+  return { cert = base .. ".pem", key = base .. ".key" }
 end
 
 function M.make(dir)

@@ -28,6 +28,31 @@ function H.client(server, opts)
   return ft.new(o)
 end
 
+-- The usual setup of a describe block: the fake server once; before each test
+-- a reset server and a new client on it, handed to the block's locals by
+-- `assign(server, client, dir)`. opts: `client` = options over H.client's,
+-- `reset` = server:reset options (e.g. {speed = 40}), `dir = true` for a temp
+-- directory kept for the whole block.
+--
+--   local server, c
+--   H.each_test(function(s, client) server, c = s, client end)
+function H.each_test(assign, opts)
+  opts = opts or {}
+  local busted = require("busted") -- its API: a required module does not see the spec's globals
+  local server, dir
+  busted.setup(function()
+    server = H.start()
+    if opts.dir then dir = H.tmpdir() end
+  end)
+  busted.teardown(function()
+    if dir then H.rmdir(dir) end
+  end)
+  busted.before_each(function()
+    server:reset(opts.reset)
+    assign(server, H.client(server, opts.client), dir)
+  end)
+end
+
 function H.read(path)
   local f = assert(io.open(path, "rb"))
   local s = f:read("*a")

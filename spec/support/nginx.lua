@@ -1,19 +1,25 @@
--- Debian's nginx on loopback with a config the spec writes, for TLS termination,
--- HTTP/2, gzip and client certificates in front of the fake server.
+-- Debian's nginx on loopback with a config the spec writes: TLS termination,
+-- HTTP/2, gzip and client certificates in front of the fake server
+-- (spec/support/openresty.lua adds the Lua module on top).
 --
 --   local nginx = require("spec.support.nginx")
 --   local srv = nginx.start{
 --     server = nginx.proxy_to(fake:url()),   -- the server{} body (locations)
 --     http = "gzip on;",                      -- extra http{} directives
+--     main = "load_module ...;",              -- extra main-context directives, first
+--     vars = { name = v },                    -- `set $name "v";` in the server (ngx.var.name)
+--     log_level = "info",                     -- of the error log (default "error")
 --     tls = { cert = path, key = path,        -- also listen with TLS on srv.tls_port
 --             http2 = true,                   -- offer h2 through ALPN (default true)
 --             client_ca = path },             -- ask for client certificates signed by it
 --   }
 --   srv.port, srv.tls_port, srv:url(path), srv:tls_url(path [, host]), srv:error_log(), srv:stop()
 --
--- nginx runs as a non-daemon child (`nginx -p <tmp> -c nginx.conf -g 'daemon off; pid
--- ...; error_log stderr;'`) in its own temp prefix; a shell watchdog stops it if this
--- process dies first, and stop() kills it by pid and removes the prefix.
+-- nginx runs as a non-daemon child (`nginx -p <tmp> -c nginx.conf -g 'daemon off;'`)
+-- in its own temp prefix (error.log there; what it prints before reading the
+-- config goes to stderr.log); a shell watchdog stops it if this process dies
+-- first, and stop() kills it by pid and removes the prefix (OFT_KEEP_NGINX=1
+-- keeps it).
 local socket = require("socket")
 local util = require("openai.finetunes.fake.util")
 
@@ -29,9 +35,8 @@ local function sh(cmd)
   return ok == true and how == "exit" and code == 0
 end
 
-
--- nginx cannot be told to pick a port: take one the kernel hands out and free it.
-local function free_port()
+--- A port nobody listens on right now (nginx cannot be told to pick one).
+function M.free_port()
   local s = assert(socket.bind("127.0.0.1", 0))
   local _, port = s:getsockname()
   s:close()
@@ -43,6 +48,31 @@ local function running_as_root()
   local uid = p:read("*l")
   p:close()
   return uid == "0"
+end
+
+--- Running (a zombie nobody has reaped yet counts as gone).
+M.alive = util.pid_alive
+
+--- Run the shell command `cmd` in the background, stopped when this process
+-- exits; returns its pid.
+function M.spawn(cmd)
+  local p = io.popen(cmd .. " & n=$!; echo $n; "
+    .. "(p=$PPID; while kill -0 $p 2>/dev/null && kill -0 $n 2>/dev/null; do sleep 1; done; "
+    .. "kill -TERM $n 2>/dev/null) >/dev/null 2>&1 &")
+  local pid = tonumber(p:read("*l"))
+  p:close()
+  return pid
+end
+
+--- Stop a spawned process: TERM, wait up to 5 s, then KILL.
+function M.kill(pid)
+  if not pid then return end
+  sh("kill -TERM " .. pid .. " 2>/dev/null")
+  for _ = 1, 100 do
+    if not M.alive(pid) then return end
+    socket.sleep(0.05)
+  end
+  sh("kill -KILL " .. pid .. " 2>/dev/null")
 end
 
 --- A server{} body that passes every request to `upstream` ("http://127.0.0.1:PORT"),
@@ -64,8 +94,11 @@ end
 function M.config(o)
   local tls = o.tls
   local lines = {
+    o.main or "",
     "worker_processes 1;",
     running_as_root() and "user root;" or "",
+    "error_log error.log " .. (o.log_level or "error") .. ";",
+    "pid nginx.pid;",
     "events { worker_connections 256; }",
     "http {",
     "  access_log off;",
@@ -84,6 +117,9 @@ function M.config(o)
       lines[#lines + 1] = ("    ssl_client_certificate %s;"):format(tls.client_ca)
       lines[#lines + 1] = "    ssl_verify_client optional;"
     end
+  end
+  for name, value in pairs(o.vars or {}) do
+    lines[#lines + 1] = ('    set $%s "%s";'):format(name, (tostring(value):gsub('[\\"$]', "\\%0")))
   end
   lines[#lines + 1] = o.server or ""
   lines[#lines + 1] = "  }"
@@ -107,17 +143,12 @@ function Server:error_log()
 end
 
 function Server:alive()
-  return self.pid ~= nil and util.pid_alive(self.pid)
+  return self.pid ~= nil and M.alive(self.pid)
 end
 
 function Server:stop()
   if not self.pid then return end
-  sh("kill -TERM " .. self.pid .. " 2>/dev/null")
-  for _ = 1, 100 do
-    if not self:alive() then break end
-    socket.sleep(0.05)
-  end
-  if self:alive() then sh("kill -KILL " .. self.pid .. " 2>/dev/null") end
+  M.kill(self.pid)
   self.pid = nil
   if not os.getenv("OFT_KEEP_NGINX") then util.rm_rf(self.prefix) end
 end
@@ -134,29 +165,24 @@ local function try_start(o)
   local prefix = os.tmpname()
   os.remove(prefix)
   assert(util.mkdir_p(prefix .. "/tmp"))
-  local port, tls_port = free_port(), o.tls and free_port() or nil
-  local conf = M.config({ port = port, tls_port = tls_port, tls = o.tls, http = o.http, server = o.server })
+  local port, tls_port = M.free_port(), o.tls and M.free_port() or nil
+  local conf = M.config({ port = port, tls_port = tls_port, tls = o.tls, http = o.http, server = o.server,
+    main = o.main, vars = o.vars, log_level = o.log_level })
   assert(util.write_file(prefix .. "/nginx.conf", conf))
-  local cmd = ("%s -p %s -c nginx.conf -g %s >/dev/null 2>%s & n=$!; echo $n; "
-    .. "(p=$PPID; while kill -0 $p 2>/dev/null && kill -0 $n 2>/dev/null; do sleep 1; done; "
-    .. "kill -TERM $n 2>/dev/null) >/dev/null 2>&1 &")
-    :format(quote(M.NGINX), quote(prefix),
-      quote("daemon off; pid " .. prefix .. "/nginx.pid; error_log stderr;"), quote(prefix .. "/error.log"))
-  local p = io.popen(cmd)
-  local pid = tonumber(p:read("*l"))
-  p:close()
+  local pid = M.spawn(("%s -p %s -c nginx.conf -g 'daemon off;' >%s 2>&1")
+    :format(quote(M.NGINX), quote(prefix), quote(prefix .. "/stderr.log")))
   local srv = setmetatable({ pid = pid, port = port, tls_port = tls_port, prefix = prefix, conf = conf }, Server)
   local deadline = socket.gettime() + 10
   while socket.gettime() < deadline and srv:alive() do
     if listening(port) and (not tls_port or listening(tls_port)) then return srv end
     socket.sleep(0.02)
   end
-  local why = srv:error_log()
+  local why = (read(prefix .. "/stderr.log") or "") .. srv:error_log()
   srv:stop()
   return nil, why
 end
 
---- start{server, http, tls} -> server; raises when nginx cannot start.
+--- start{server, http, main, vars, log_level, tls} -> server; raises when nginx cannot start.
 function M.start(o)
   o = o or {}
   local why

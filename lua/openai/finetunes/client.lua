@@ -25,7 +25,7 @@ local fail, describe = misuse.fail, misuse.describe
 
 local M = {}
 
-M.VERSION = "0.1.0"
+M.VERSION = core._VERSION -- one version: the C core's (src/core.h)
 M.USER_AGENT = "openai-finetunes-lua/" .. M.VERSION
 
 local Client = {}  -- the shared method table of plain clients
@@ -442,7 +442,7 @@ function M.new(opts)
   if r.cache then
     local transport = st.transport
     st.cache = response_cache.new{ ttl = r.cache.ttl, base_url = r.base_url,
-      now = function() return transport.now and transport:now() or os.time() end }
+      now = function() return retry.now(transport) end }
   end
   r.api_key = nil -- handed to the transport; not kept anywhere in Lua
   local self = setmetatable({ [STATE] = st }, ClientMT)

@@ -2,7 +2,7 @@
 -- `config.resolve(opts, getenv)` takes the getenv to use so specs can inject one.
 local misuse = require("openai.finetunes.misuse")
 
-local type, pairs, tostring = type, pairs, tostring
+local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 local math_type = rawget(math, "type")
 local find, match, gsub, gmatch, format = string.find, string.match, string.gsub, string.gmatch, string.format
 
@@ -40,9 +40,14 @@ end
 config.check_header_name = check_header_name
 config.check_header_value = check_header_value
 
+local function check_table(v, name)
+  if type(v) ~= "table" then fail(format("%s must be a table, got %s", name, describe(v))) end
+  return v
+end
+
 -- headers = {Name = "value" | false}; false removes a default header.
 function config.check_headers(h, where)
-  if type(h) ~= "table" then fail(format("%s must be a table, got %s", where, describe(h))) end
+  check_table(h, where)
   for name, value in pairs(h) do
     check_header_name(name, where)
     if value ~= false then check_header_value(value, format("%s[%q]", where, name)) end
@@ -57,9 +62,9 @@ local function check_number(v, name, min, allow_zero)
   return v
 end
 
-local function check_count(v, name)
-  if type(v) ~= "number" or not is_integer(v) or v < 0 then
-    fail(format("%s must be an integer >= 0, got %s", name, describe(v)))
+local function check_integer(v, name, min)
+  if type(v) ~= "number" or not is_integer(v) or v < min then
+    fail(format("%s must be an integer >= %d, got %s", name, min, describe(v)))
   end
   return v
 end
@@ -75,7 +80,7 @@ local function check_string(v, name)
 end
 
 local function check_fields(t, name, fields)
-  if type(t) ~= "table" then fail(format("%s must be a table, got %s", name, describe(t))) end
+  check_table(t, name)
   for k, v in pairs(t) do
     local check = fields[k]
     if not check then fail(format("unknown option %s.%s", name, tostring(k))) end
@@ -121,10 +126,7 @@ local function check_tls(v, name)
 end
 
 local function check_positive_integer(v, name)
-  if type(v) ~= "number" or not is_integer(v) or v < 1 then
-    fail(format("%s must be an integer >= 1, got %s", name, describe(v)))
-  end
-  return v
+  return check_integer(v, name, 1)
 end
 
 local function check_pool(v, name)
@@ -135,8 +137,12 @@ local function check_cache(v, name)
   return check_fields(v, name, { ttl = function(x, n) return check_number(x, n, 0, true) end })
 end
 
-local function check_table(v, name)
-  if type(v) ~= "table" then fail(format("%s must be a table, got %s", name, describe(v))) end
+-- circuit_breaker = false: no breaker, the same as leaving it out (its
+-- fields are checked by retry.policy).
+local function check_breaker(v, name)
+  if v ~= false and type(v) ~= "table" then
+    fail(format("%s must be a table or false, got %s", name, describe(v)))
+  end
   return v
 end
 
@@ -170,9 +176,9 @@ local OPTIONS = {
   timeout = function(v, n) return check_number(v, n, 0) end,
   connect_timeout = function(v, n) return check_number(v, n, 0) end,
   idle_timeout = function(v, n) return check_number(v, n, 0) end,
-  max_retries = check_count,
+  max_retries = function(v, n) return check_integer(v, n, 0) end,
   retry = check_table,
-  circuit_breaker = check_table,
+  circuit_breaker = check_breaker,
   http_version = check_http_version,
   compression = check_boolean,
   proxy = check_proxy,
@@ -191,6 +197,13 @@ local OPTIONS = {
   verbose = check_boolean,
 }
 config.OPTIONS = OPTIONS
+
+-- The options an environment variable stands in for when not given, in the
+-- order they are checked.
+local ENV_OPTIONS = {
+  { "api_key", "OPENAI_API_KEY" }, { "base_url", "OPENAI_BASE_URL" },
+  { "organization", "OPENAI_ORG_ID" }, { "project", "OPENAI_PROJECT_ID" },
+}
 
 -- Environment values are trimmed; empty means unset (what the SDKs' readEnv does).
 local function env(getenv, name)
@@ -233,22 +246,14 @@ function config.resolve(opts, getenv)
     if r[k] == nil then r[k] = v end
   end
 
-  if opts.api_key == nil then
-    local key = env(getenv, "OPENAI_API_KEY")
-    r.api_key = key and check_api_key(key, "OPENAI_API_KEY")
+  for _, pair in ipairs(ENV_OPTIONS) do
+    local name, var = pair[1], pair[2]
+    if opts[name] == nil then
+      local v = env(getenv, var)
+      if v then r[name] = OPTIONS[name](v, var) end
+    end
   end
-  if opts.base_url == nil then
-    local url = env(getenv, "OPENAI_BASE_URL")
-    r.base_url = url and check_base_url(url, "OPENAI_BASE_URL") or config.DEFAULT_BASE_URL
-  end
-  if opts.organization == nil then
-    local org = env(getenv, "OPENAI_ORG_ID")
-    r.organization = org and check_optional_value(org, "OPENAI_ORG_ID")
-  end
-  if opts.project == nil then
-    local project = env(getenv, "OPENAI_PROJECT_ID")
-    r.project = project and check_optional_value(project, "OPENAI_PROJECT_ID")
-  end
+  r.base_url = r.base_url or config.DEFAULT_BASE_URL
   -- Custom headers from the environment first, then the headers option on top.
   local headers = {}
   local custom = env(getenv, "OPENAI_CUSTOM_HEADERS")

@@ -2,7 +2,7 @@
 -- status, API error envelope, unreadable answer) comes back as `nil, err` with
 -- one of these. Misuse is not an error object: it raises a plain message.
 local json_decode = require("openai.finetunes.core").json_decode
-local retry_after = require("openai.finetunes.retry_after")
+local retry = require("openai.finetunes.retry")
 
 local type, tostring, setmetatable, getmetatable = type, tostring, setmetatable, getmetatable
 local format, gsub, match, sub = string.format, string.gsub, string.match, string.sub
@@ -15,6 +15,7 @@ errors.kinds = {
   connect = "could not connect (refused, unreachable, reset)",
   dns = "the host name did not resolve",
   tls = "TLS handshake or certificate verification failed",
+  -- also a wait_for_file / wait_for_job deadline: those carry code = "wait_timeout"
   timeout = "connect, idle or total timeout expired",
   proxy = "the proxy refused or failed",
   io = "reading the upload or writing the download failed",
@@ -24,6 +25,7 @@ errors.kinds = {
   circuit_open = "the circuit breaker is open: recent calls failed, this one was not sent",
   invalid_response = "a 2xx answer whose body is not the JSON the API promises",
   invalid_request = "the transport refused the request before sending it",
+  no_result_file = "job_metrics on a job that has no result file (yet)",
 }
 
 local Error = { __name = "openai.finetunes.error" }
@@ -63,13 +65,9 @@ function Error:__tostring()
   return table.concat(parts)
 end
 
--- The positive Retry-After hint of an answer, in seconds (retry_after.lua
--- reads retry-after-ms, then Retry-After as seconds or an HTTP date).
-function errors.retry_after(headers)
-  local v = retry_after.seconds(headers, os.time())
-  if v and v > 0 and v < math.huge then return v end
-  return nil
-end
+-- The positive Retry-After hint of an answer, in seconds: the retry policy's
+-- reading (retry-after-ms, then Retry-After as seconds or an HTTP date).
+errors.retry_after = retry.retry_after
 
 local function string_or_nil(v)
   if type(v) == "string" and v ~= "" then return v end
@@ -150,17 +148,18 @@ function errors.invalid_response(res, attempts, why)
   }
 end
 
--- True for the failures a later attempt can cure (the retry layer decides for
--- itself; this is for callers that want to retry whole workflows).
-function errors.retryable(err)
+-- True for the failures a later attempt can cure, by the retry policy's rules
+-- (retry.lua: transport kinds, statuses, x-should-retry). `policy` is a
+-- client's (client:_policy(): its retry.statuses apply), else the default.
+-- The retry layer decides for itself; this is for callers that retry whole
+-- workflows.
+local default_policy = retry.policy()
+
+function errors.retryable(err, policy)
   if not errors.is_error(err) then return false end
-  local k = err.kind
-  if k == "connect" or k == "timeout" or k == "dns" then return true end
-  if k == "api" then
-    local s = err.status or 0
-    return s == 408 or s == 409 or s == 429 or s >= 500
-  end
-  return false
+  policy = policy or default_policy
+  if err.kind == "api" then return policy:retryable({ status = err.status, headers = err.headers }) end
+  return policy:retryable(nil, err)
 end
 
 return errors

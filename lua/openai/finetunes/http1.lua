@@ -20,7 +20,7 @@ local tonumber, setmetatable, type = tonumber, setmetatable, type
 local concat = table.concat
 local find, sub, lower, match, gsub = string.find, string.sub, string.lower, string.match, string.gsub
 
-local M = { _VERSION = "0.1.0" }
+local M = {}
 
 local DEFAULT_MAX_HEAD = 64 * 1024
 

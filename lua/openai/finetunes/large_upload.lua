@@ -65,9 +65,10 @@ local core = require("openai.finetunes.core")
 local misuse = require("openai.finetunes.misuse")
 local payloads = require("openai.finetunes.payloads")
 local errors = require("openai.finetunes.errors")
+local retry = require("openai.finetunes.retry")
+local scheduler = require("openai.finetunes.scheduler")
 
-local type, pairs, ipairs, pcall, error, setmetatable, tostring = type, pairs, ipairs, pcall, error, setmetatable,
-  tostring
+local type, pairs, ipairs, pcall, error, setmetatable = type, pairs, ipairs, pcall, error, setmetatable
 local format, lower, match = string.format, string.lower, string.match
 local floor, huge = math.floor, math.huge
 
@@ -82,9 +83,7 @@ M.MAX_PARALLEL = 64
 M.MAX_PARTS = 10000
 -- MD5 work between two polls: a few ms of CPU.
 M.HASH_SLICE = 1024 * 1024
--- Longest a poll waits when nothing else is due (it returns as soon as a part finishes).
-local IDLE_POLL = 1
--- How long the parts get the CPU when the MD5 is ahead of them (see `step`).
+-- How long the parts get the CPU when the MD5 is ahead of them (see `pace`).
 local SEND_SLICE = 0.005
 local PROGRESS_EVERY = 0.2
 
@@ -160,77 +159,34 @@ local function slices(size, part_size)
   while offset < size do
     local length = size - offset
     if length > part_size then length = part_size end
-    parts[#parts + 1] = { index = #parts + 1, offset = offset, length = length, attempt = 0, sent = 0 }
+    parts[#parts + 1] = { name = "add_upload_part", index = #parts + 1, offset = offset, length = length, sent = 0 }
     offset = offset + length
   end
   return parts
 end
 
--- start/poll/cancel over a transport that only has request(): one exchange at a time.
-local function sequential(transport)
-  local queued, next_id = {}, 0
-  return {
-    start = function(_, req)
-      next_id = next_id + 1
-      queued[#queued + 1] = { id = next_id, req = req }
-      return next_id
-    end,
-    poll = function(_, timeout)
-      local q = table.remove(queued, 1)
-      if not q then
-        if timeout and timeout > 0 and transport.sleep then transport:sleep(timeout) end
-        return {}
-      end
-      local ok, res, err = pcall(transport.request, transport, q.req)
-      if not ok then
-        return { { id = q.id, err = { kind = "aborted", message = "callback error", callback_error = res } } }
-      end
-      return { { id = q.id, res = res, err = err } }
-    end,
-    cancel = function(_, id)
-      for i, q in ipairs(queued) do
-        if q.id == id then table.remove(queued, i) return true end
-      end
-      return false
-    end,
-  }
-end
-
-local function clock(transport)
-  if transport.now then return function() return transport:now() end end
-  return os.time
-end
-
--- The parts' upload loop. Returns part_ids, md5, retries | nil, err (err.part set).
+-- The parts' upload loop (scheduler.lua), the MD5 computed between its
+-- polls. Returns part_ids, md5, retries | nil, err (err.part set).
 local function send_parts(self, s, parts)
   local transport = self:_transport()
-  local driver = transport
-  local parallel = s.parallel
-  if type(transport.start) ~= "function" or type(transport.poll) ~= "function" then
-    driver, parallel = sequential(transport), 1
-  end
-  local policy, cache = self:_policy(), self._cache and self:_cache()
-  local now = clock(transport)
   local total, nparts = s.size, #parts
-
   local hasher = s.md5 == nil and core.md5_new() or nil
   local hashed = 0
-  local ready, inflight, waiting, active = {}, {}, {}, 0
-  for i = nparts, 1, -1 do ready[#ready + 1] = parts[i] end -- a stack: file order
   local done_bytes, done_parts, retries = 0, 0, 0
   local reported, last_report = -1, -huge
   local on_progress = s.on_progress
+  local run
 
   local function sent_bytes()
     local sent = done_bytes
-    for _, part in pairs(inflight) do sent = sent + part.sent end
+    for _, part in pairs(run.inflight) do sent = sent + part.sent end
     return sent > total and total or sent
   end
 
   local function report(force)
     if not on_progress then return end
     local sent = sent_bytes()
-    local t = now()
+    local t = retry.now(transport)
     if force or (sent > reported and t - last_report >= PROGRESS_EVERY) then
       reported, last_report = sent, t
       on_progress(sent, total, { parts_done = done_parts, parts = nparts, retries = retries })
@@ -247,69 +203,9 @@ local function send_parts(self, s, parts)
     end
   end
 
-  -- Progress is tracked even without on_progress: it paces the MD5 (see `step`).
+  -- Progress is tracked even without on_progress: it paces the MD5 (see `pace`).
   if on_progress or hasher then
     for _, part in ipairs(parts) do part.req.progress = progress_of(part) end
-  end
-
-  local function cancel_all()
-    for id, part in pairs(inflight) do
-      driver:cancel(id)
-      if part.probe then policy:abandon() end
-    end
-    inflight, active = {}, 0
-  end
-
-  local function launch(part)
-    if part.attempt == 0 then
-      local ok, probe = policy:allow(now())
-      if not ok then return probe end
-      part.probe = probe
-      if probe then part.max_retries = 0 end
-      if cache then
-        local _, ticket = cache:get("add_upload_part", part.req)
-        part.ticket = ticket
-      end
-    end
-    part.attempt = part.attempt + 1
-    part.sent = 0
-    local started, id, err = pcall(driver.start, driver, part.req)
-    if not started then id, err = nil, { kind = "invalid_request", message = tostring(id) } end
-    if id == nil then
-      return errors.from_transport(err or { kind = "invalid_request", message = "the transport refused the part" },
-        part.attempt)
-    end
-    inflight[id] = part
-    active = active + 1
-  end
-
-  -- A finished exchange: nil (done or retry scheduled) or the fatal error.
-  local function complete(part, res, err)
-    if err and err.callback_error ~= nil then error(err.callback_error, 0) end
-    local delay, why = policy:decide(part.attempt, res, err, part.max_retries)
-    if delay then
-      retries = retries + 1
-      if policy.on_retry then
-        policy.on_retry({ attempt = part.attempt, delay = delay, reason = why, status = res and res.status,
-          kind = err and err.kind, method = part.req.method, url = part.req.url })
-      end
-      part.due = now() + delay
-      waiting[#waiting + 1] = part
-      return nil
-    end
-    policy:record(not policy:is_failure(res, err), now())
-    if part.ticket then cache:done(part.ticket, nil) end
-    local result, second = self:_finish("add_upload_part", res, err, part.attempt, part.req)
-    if not result then return second end
-    if type(result.id) ~= "string" then
-      return errors.new { kind = "invalid_response", message = "an upload part without an id", status = res.status }
-    end
-    part.id = result.id
-    part.sent = part.length
-    done_bytes = done_bytes + part.length
-    done_parts = done_parts + 1
-    report(true)
-    return nil
   end
 
   local function hash_slice()
@@ -321,84 +217,49 @@ local function send_parts(self, s, parts)
     return nil
   end
 
-  local function step()
-    local t = now()
-    local next_due = huge
-    for i = #waiting, 1, -1 do
-      local part = waiting[i]
-      if part.due <= t then
-        table.remove(waiting, i)
-        ready[#ready + 1] = part
-      elseif part.due < next_due then
-        next_due = part.due
+  run = scheduler.new(self, parts, {
+    limit = s.parallel,
+    done = function(part, result, second)
+      if not result then
+        second.part = part.index
+        return second
       end
-    end
-    while active < parallel and #ready > 0 do
-      local part = table.remove(ready)
-      local err = launch(part)
-      if err then
-        err.part = part.index
-        return err
+      if type(result.id) ~= "string" then
+        return errors.new { kind = "invalid_response", message = "an upload part without an id",
+          status = second.status, part = part.index }
       end
-    end
+      part.id = result.id
+      part.sent = part.length
+      done_bytes = done_bytes + part.length
+      done_parts = done_parts + 1
+      report(true)
+    end,
+    retry = function(part)
+      retries = retries + 1
+      part.sent = 0 -- its next attempt sends it all again
+    end,
     -- One thread does both jobs, so they take turns: the MD5 moves one slice
     -- while it is not ahead of what the parts have sent, else the parts get
     -- the next SEND_SLICE seconds. On a slow link the hashing hides in the
     -- waits; on a fast one neither starves (one poll alone moves only a
     -- buffer or so per transfer).
-    local hashing = hasher and hashed < total
-    local hashed_now = false
-    if hashing and (active == 0 or hashed <= sent_bytes()) then
-      local err = hash_slice()
-      if err then return err end
-      hashed_now = true
-    end
-    if active == 0 then
-      if #waiting > 0 and not hashing then
-        local wait = next_due - t
-        if wait > 0 then transport:sleep(wait) end
+    pace = function(r, timeout)
+      if not (hasher and hashed < total) then return timeout end
+      if r.active == 0 or hashed <= sent_bytes() then
+        local err = hash_slice()
+        if err then return nil, err end
+        return 0
       end
-      return nil
-    end
-    local timeout
-    if hashed_now then
-      timeout = 0
-    elseif hashing then
-      timeout = SEND_SLICE
-    else
-      timeout = next_due < huge and next_due - t or IDLE_POLL
-    end
-    if timeout < 0 then timeout = 0 end
-    for _, c in ipairs(driver:poll(timeout)) do
-      local part = inflight[c.id]
-      if part then
-        inflight[c.id] = nil
-        active = active - 1
-        local err = complete(part, c.res, c.err)
-        if err then
-          err.part = part.index
-          return err
-        end
-      end
-    end
-    return nil
-  end
-
-  local ok, failed = pcall(function()
-    while #ready > 0 or #waiting > 0 or active > 0 do
-      local err = step()
-      if err then return err end
-    end
-    while hasher and hashed < total do
-      local err = hash_slice()
-      if err then return err end
-      if transport.sleep then transport:sleep(0) end -- a yield inside nginx
-    end
-    return nil
-  end)
-  if not ok or failed then cancel_all() end
-  if not ok then error(failed, 0) end
+      return SEND_SLICE
+    end,
+  })
+  local failed = run:run()
   if failed then return nil, failed end
+  while hasher and hashed < total do
+    local err = hash_slice()
+    if err then return nil, err end
+    retry.sleep(transport, 0) -- a yield inside nginx
+  end
 
   local ids = setmetatable({}, core.array_mt)
   for i, part in ipairs(parts) do ids[i] = part.id end

@@ -47,6 +47,15 @@ function misuse.raise(caught, fname, argn, level)
   error(caught, 0)
 end
 
+-- Re-raise what a pcall caught around method `from`, called by the public
+-- function `to` to check its arguments: a misuse message names `to` instead,
+-- at `level` (relative to the caller of reaim); anything else goes on unchanged.
+function misuse.reaim(caught, from, to, level)
+  local msg = misuse.strip_position(caught)
+  if not msg then error(caught, 0) end
+  error((gsub(msg, "^(bad argument #%d+ to ')" .. from .. "'", "%1" .. to .. "'", 1)), level + 1)
+end
+
 -- A message raised with a position ("file.lua:12: bad argument ...") stripped
 -- of it, so a wrapper can re-raise it at its own caller's position.
 function misuse.strip_position(msg)

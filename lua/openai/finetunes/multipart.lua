@@ -19,7 +19,7 @@ local type, tostring, pairs, ipairs, rawget, setmetatable = type, tostring, pair
 local open, format, gsub, concat, sort = io.open, string.format, string.gsub, table.concat, table.sort
 local random, floor = math.random, math.floor
 
-local M = { _VERSION = "0.1.0", CHUNK_SIZE = 64 * 1024 }
+local M = { CHUNK_SIZE = 64 * 1024 }
 
 local Body = {}
 Body.__index = Body

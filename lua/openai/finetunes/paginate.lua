@@ -40,8 +40,8 @@ local endpoints = require("openai.finetunes.endpoints")
 local errors = require("openai.finetunes.errors")
 local misuse = require("openai.finetunes.misuse")
 
-local type, pairs, pcall, error = type, pairs, pcall, error
-local format, gsub = string.format, string.gsub
+local type, pairs, pcall = type, pairs, pcall
+local format = string.format
 
 local M = {}
 
@@ -84,14 +84,6 @@ local function next_cursor(style, page, previous)
   return cursor
 end
 
--- A misuse raised by the list method's checks, re-aimed at the each_* name.
-local function reraise(caught, list_name, each_name)
-  local msg = misuse.strip_position(caught)
-  if not msg then error(caught, 0) end
-  msg = gsub(msg, "^(bad argument #%d+ to ')" .. list_name .. "'", "%1" .. each_name .. "'", 1)
-  error(msg, 3)
-end
-
 local function make(each_name, list_name)
   local row = endpoints[list_name]
   local nparams = #row.params
@@ -103,7 +95,7 @@ local function make(each_name, list_name)
     -- Every check of the list method (query, opts, extra arguments), now, so
     -- misuse never waits for the loop.
     local ok, why = pcall(self._prepare, self, list_name, ...)
-    if not ok then reraise(why, list_name, each_name) end
+    if not ok then misuse.reaim(why, list_name, each_name, 2) end
 
     local q = copy(query)
     local items, i, pages = nil, 0, 0

@@ -17,6 +17,7 @@
 --  * otherwise `min(base_delay * 2^n, max_delay) * (1 - jitter * rand)` with n
 --    the retries already made: 0.5, 1, 2, 4, 8, 8 ... s less up to 25 %.
 local retry_after = require("openai.finetunes.retry_after")
+local misuse = require("openai.finetunes.misuse")
 local circuit_breaker = require("openai.finetunes.circuit_breaker")
 
 local M = {}
@@ -52,15 +53,6 @@ local function random()
   return (seed - 1) / 2147483646
 end
 
-local function describe(v)
-  if type(v) == "string" then
-    return ("%q"):format(#v > 40 and v:sub(1, 40) .. "..." or v)
-  elseif type(v) == "number" or type(v) == "boolean" then
-    return tostring(v)
-  end
-  return type(v)
-end
-
 local function is_count(v)
   return type(v) == "number" and v >= 0 and v < math.huge and v == floor(v)
 end
@@ -73,7 +65,7 @@ end
 local function checker(fname, level)
   return function(ok, name, what, v)
     if not ok then
-      error(("bad argument #1 to '%s' (%s must be %s, got %s)"):format(fname, name, what, describe(v)), level + 2)
+      error(misuse.message(fname, 1, ("%s must be %s, got %s"):format(name, what, misuse.describe(v))), level + 2)
     end
   end
 end
@@ -173,23 +165,25 @@ function Policy:is_failure(res, err)
   return res ~= nil and type(res.status) == "number" and res.status >= 400 and self.retryable_status(res.status)
 end
 
+--- Could the very same request succeed if sent again (attempts aside)? The
+-- rules above, for a transport error `err` or an answer `res`.
+function Policy:retryable(res, err)
+  if err then return err.callback_error == nil and RETRYABLE_KINDS[err.kind] == true end
+  local status = res and res.status
+  if type(status) ~= "number" or status < 400 then return false end
+  local should = type(res.headers) == "table" and res.headers["x-should-retry"]
+  if should == "false" then return false end
+  return should == "true" or self.retryable_status(status)
+end
+
 --- Retry or not after `attempt` attempts (1 after the first) ended in `res` or
 -- `err`; `max_retries` defaults to the policy's. Returns the delay in seconds
 -- and why ("retry-after" or "backoff"), or nil when this outcome is final.
 function Policy:decide(attempt, res, err, max_retries)
   if attempt - 1 >= (max_retries or self.max_retries) then return nil end
-  if err then
-    if err.callback_error ~= nil or not RETRYABLE_KINDS[err.kind] then return nil end
-    return self:backoff(attempt - 1), "backoff"
-  end
-  local status = res and res.status
-  if type(status) ~= "number" or status < 400 then return nil end
-  local headers = type(res.headers) == "table" and res.headers or {}
-  local should = headers["x-should-retry"]
-  if should == "false" then return nil end
-  if should ~= "true" and not self.retryable_status(status) then return nil end
-  local hint = retry_after.seconds(headers)
-  if hint and hint > 0 and hint <= self.max_retry_after then return hint, "retry-after" end
+  if not self:retryable(res, err) then return nil end
+  local hint = res and M.retry_after(res.headers)
+  if hint and hint <= self.max_retry_after then return hint, "retry-after" end
   return self:backoff(attempt - 1), "backoff"
 end
 
@@ -218,7 +212,9 @@ end
 
 -- A transport should give now() and sleep() (the curl and ngx ones do; ngx's
 -- yield). For a user's transport with only request(), fall back to the C core's
--- monotonic clock and sleep, else LuaSocket's, else fail clearly on a retry.
+-- monotonic clock and sleep, else LuaSocket's, else fail clearly on a wait.
+-- Every helper that waits or keeps time (retries, batch, large uploads,
+-- workflows, the cache) reads the clock through these two.
 local fallback
 local function fallbacks()
   if fallback == nil then
@@ -237,17 +233,38 @@ local function fallbacks()
   return fallback
 end
 
-local function clock(transport)
+--- The transport's clock (seconds, monotonic where it can be).
+function M.now(transport)
   if transport.now then return transport:now() end
   local f = fallbacks()
   return f and f.now() or os.time()
 end
 
-local function sleep(transport, seconds)
+--- Wait through the transport (inside nginx: yield).
+function M.sleep(transport, seconds)
   if transport.sleep then return transport:sleep(seconds) end
   local f = fallbacks()
-  if not f then error("the transport has no sleep method to wait before a retry", 3) end
+  if not f then error("the transport has no sleep method to wait with", 3) end
   return f.sleep(seconds)
+end
+
+--- After attempt number `attempt` of `req` ended in `res` or `err`: the delay
+-- before the next attempt (the on_retry hook is told), or nil when this
+-- outcome is final (the circuit breaker is told). `max_retries` as in decide.
+function Policy:settle(transport, req, attempt, res, err, max_retries)
+  local delay, why = self:decide(attempt, res, err, max_retries)
+  if not delay then
+    self:record(not self:is_failure(res, err), M.now(transport))
+    return nil
+  end
+  if self.on_retry then
+    self.on_retry({
+      attempt = attempt, delay = delay, reason = why,
+      status = res and res.status, kind = err and err.kind,
+      method = req.method, url = req.url,
+    })
+  end
+  return delay
 end
 
 --- Perform `req` through `transport`, retrying per the policy.
@@ -263,7 +280,7 @@ function Policy:perform(transport, req, opts)
     check(is_count(opts.max_retries), "max_retries", "a non-negative integer", opts.max_retries)
     max_retries = opts.max_retries
   end
-  local ok, probe = self:allow(clock(transport))
+  local ok, probe = self:allow(M.now(transport))
   if not ok then return nil, probe, 0 end
   -- A half-open probe is one request: its outcome alone decides the circuit.
   if probe then max_retries = 0 end
@@ -280,20 +297,12 @@ function Policy:perform(transport, req, opts)
       if probe then self:abandon() end
       error("transport returned neither a response nor an error", 2)
     end
-    local delay, why = self:decide(attempt, res, err, max_retries)
+    local delay = self:settle(transport, req, attempt, res, err, max_retries)
     if not delay then
-      self:record(not self:is_failure(res, err), clock(transport))
       if err then err.attempts = attempt end
       return res, err, attempt
     end
-    if self.on_retry then
-      self.on_retry({
-        attempt = attempt, delay = delay, reason = why,
-        status = res and res.status, kind = err and err.kind,
-        method = req.method, url = req.url,
-      })
-    end
-    if delay > 0 then sleep(transport, delay) end
+    if delay > 0 then M.sleep(transport, delay) end
   end
 end
 

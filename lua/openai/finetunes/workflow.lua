@@ -48,8 +48,9 @@
 --     `err.file` / `err.job` is the last object seen, `err.waited` the seconds
 --     waited. The last poll happens at the deadline, never after it.
 --   * A poll that fails after the client's own retries with a transient error
---     (errors.retryable: connection, timeout, 408/409/429/5xx; or an open
---     circuit breaker) does not end the wait: the next poll tries again, up to
+--     (errors.retryable with the client's retry rules: connection, timeout,
+--     408/409/429/5xx or retry.statuses, x-should-retry; or an open circuit
+--     breaker) does not end the wait: the next poll tries again, up to
 --     `max_poll_failures` failed polls in a row; then, and on any other error
 --     (401, 404 ...), `nil, err` with that error (`err.job` / `err.file` as above).
 --   * An error raised in on_event / on_status stops the wait at once and
@@ -57,12 +58,12 @@
 --
 -- Sleeps and clock come from the transport (transport:sleep, transport:now),
 -- so inside OpenResty the wait yields to nginx instead of blocking the worker.
-local core = require("openai.finetunes.core")
+local retry = require("openai.finetunes.retry")
 local errors = require("openai.finetunes.errors")
 local misuse = require("openai.finetunes.misuse")
 
-local type, pairs, pcall, error, tostring = type, pairs, pcall, error, tostring
-local format, gsub = string.format, string.gsub
+local type, pairs, pcall, tostring = type, pairs, pcall, tostring
+local format = string.format
 local huge = math.huge
 
 local M = {}
@@ -118,11 +119,7 @@ local JOB_OPTS = {
 -- the options; raises at the caller of the public method.
 local function check_call(self, fname, name, id, opts, known)
   local ok, why = pcall(self._prepare, self, name, id)
-  if not ok then
-    local msg = misuse.strip_position(why)
-    if not msg then error(why, 0) end
-    error((gsub(msg, "^(bad argument #%d+ to ')" .. name .. "'", "%1" .. fname .. "'", 1)), 3)
-  end
+  if not ok then misuse.reaim(why, name, fname, 3) end
   local checked, o = pcall(check_opts, opts, known)
   if not checked then misuse.raise(o, fname, 2, 3) end
   return o
@@ -130,19 +127,10 @@ end
 
 -- The poll loop ------------------------------------------------------------------
 
-local function clock(transport)
-  if transport.now then return function() return transport:now() end end
-  return os.time
-end
-
-local function sleeper(transport)
-  if transport.sleep then return function(s) return transport:sleep(s) end end
-  return core.sleep
-end
-
--- Worth polling again after: the service may answer next time.
-local function transient(err)
-  return errors.retryable(err) or (errors.is_error(err) and err.kind == "circuit_open")
+-- Worth polling again after: the service may answer next time (the
+-- client's retry rules, or an open circuit that will let a probe through).
+local function transient(err, policy)
+  return errors.retryable(err, policy) or (errors.is_error(err) and err.kind == "circuit_open")
 end
 
 local function wait_timeout(what, id, waited, last, field, cause)
@@ -157,7 +145,7 @@ end
 -- deadline passes. round() -> "done", value, meta | "wait" | "fail", err.
 local function poll_loop(self, what, id, field, o, default_timeout, round)
   local transport = self:_transport()
-  local now, sleep = clock(transport), sleeper(transport)
+  local function now() return retry.now(transport) end
   local interval = o.poll_interval or M.DEFAULTS.poll_interval
   local timeout = o.timeout or default_timeout
   local max_failures = o.max_poll_failures or M.DEFAULTS.max_poll_failures
@@ -169,7 +157,7 @@ local function poll_loop(self, what, id, field, o, default_timeout, round)
     local outcome, value, meta = round(state)
     if outcome == "done" then return value, meta end
     if outcome == "fail" then
-      if not transient(value) or failures >= max_failures then
+      if not transient(value, self:_policy()) or failures >= max_failures then
         if type(value) == "table" then value[field] = state.last end
         return nil, value
       end
@@ -181,7 +169,7 @@ local function poll_loop(self, what, id, field, o, default_timeout, round)
     if left <= 0 then
       return nil, wait_timeout(what, id, now() - started, state.last, field, last_err)
     end
-    sleep(interval < left and interval or left)
+    retry.sleep(transport, interval < left and interval or left)
   end
 end
 

@@ -35,7 +35,7 @@ local concat, sort, floor, huge = table.concat, table.sort, math.floor, math.hug
 local io_open, os_rename, os_remove = io.open, os.rename, os.remove
 local unpack = table.unpack or unpack -- luacheck: ignore 143
 
-local M = { _VERSION = "0.1.0" }
+local M = {}
 
 local READ_SIZE = 64 * 1024
 local DEFAULT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT = 600, 10
