@@ -158,6 +158,10 @@ function M.spawn(opts)
   local server_opts = {}
   for _, k in ipairs(M.OPTIONS) do server_opts[k] = opts[k] end
   server_opts.port_file = state_dir .. "/port"
+  -- a spawned server never outlives the process that spawned it, even when that
+  -- process dies without calling stop() (watch_pid = false opts out)
+  if opts.watch_pid == nil then server_opts.watch_pid = M.pid() end
+  if opts.watch_pid == false then server_opts.watch_pid = nil end
   -- the child cleans up after itself even when nobody calls stop()
   server_opts.remove_on_exit = state_dir .. (opts.remove_on_exit and ("|" .. opts.remove_on_exit) or "")
   if not server_opts.data_dir then
