@@ -86,6 +86,8 @@ describe("ft.new", function()
       { { raise = "yes" }, 'raise must be a boolean, got "yes"' },
       { { api_key = "" }, "api_key must not be empty" },
       { { api_key = "sk-a\nb" }, "api_key must not contain CR, LF or NUL" },
+      { { api_key = "sk-a b" }, "api_key must be a bearer token: letters, digits and - . _ ~ + / (then =)" },
+      { { api_key = "sk-[redacted]" }, "api_key must be a bearer token" },
       { { retry = { base_delay = -1 } }, "retry.base_delay must be a positive number of seconds" },
     }
     for _, case in ipairs(cases) do
@@ -100,6 +102,9 @@ describe("ft.new", function()
 
   it("never echoes the key in a misuse message", function()
     local ok, err = pcall(ft.new, { api_key = "sk-secret\nvalue" })
+    assert.is_false(ok)
+    assert.falsy(err:find("secret", 1, true))
+    ok, err = pcall(ft.new, { api_key = "sk-secret value" })
     assert.is_false(ok)
     assert.falsy(err:find("secret", 1, true))
   end)

@@ -102,6 +102,12 @@ local function check_api_key(v, name)
   -- Never echo the key: describe it only by what is wrong.
   if v == "" then fail(name .. " must not be empty") end
   if find(v, "[\r\n%z]") then fail(name .. " must not contain CR, LF or NUL") end
+  -- RFC 6750 b64token: what a Bearer credential may hold. Anything else could
+  -- not be sent as is, and a space or ']' would defeat the redaction of the key
+  -- in libcurl's messages and the verbose trace.
+  if not find(v, "^[%w%-%._~%+/]+=*$") then
+    fail(name .. " must be a bearer token: letters, digits and - . _ ~ + / (then =)")
+  end
   return v
 end
 
