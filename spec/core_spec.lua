@@ -543,6 +543,21 @@ describe("client handle against the fake server", function()
       assert.is_string(err.message)
     end)
 
+    it("a request libcurl gives up on before sending (a huge URL) does not stall the next ones", function()
+      -- libcurl 7.88 once kept later requests waiting, past their timeout, for the
+      -- connection such a request had opened (CURLOPT_PIPEWAIT over http://)
+      local res, err = h:request{ url = url("/fine_tuning/jobs/" .. string.rep("a", 1024 * 1024)) }
+      assert.is_nil(res)
+      assert.is_string(err.kind)
+      local t0 = core.now()
+      for _ = 1, 2 do
+        res, err = h:request{ url = url("/models"), timeout = 5 }
+        assert.is_nil(err)
+        assert.equals(200, res.status)
+      end
+      assert.is_true(core.now() - t0 < 2)
+    end)
+
     it("dns: the host name does not resolve", function()
       local res, err = h:request{ url = "http://no-such-host.invalid/v1/models", connect_timeout = 5 }
       assert.is_nil(res)

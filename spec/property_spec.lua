@@ -288,7 +288,9 @@ describe("property: bad input to every public method", function()
         end
         local ok, a, b = pcall(target[name], target, unpack(args, 1, n))
         local took = require("openai.finetunes.core").now() - started
-        if took > 3 and #slow < 5 then slow[#slow + 1] = ("%s took %.1f s"):format(name, took) end
+        if took > 3 and #slow < 5 then
+          slow[#slow + 1] = ("%s(%s) took %.1f s"):format(name, describe_args(args, n), took)
+        end
         calls = calls + 1
         -- iterators (each_*) and batches: drive what they returned a little
         if ok and type(a) == "function" then

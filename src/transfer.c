@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -387,7 +388,6 @@ static void apply_client(oft_transfer *t, const oft_limits *lim) {
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* never carry the key to another host */
   curl_easy_setopt(e, CURLOPT_SHARE, c->share);
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, c->http_version);
-  if (c->http_version == CURL_HTTP_VERSION_2TLS) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, c->compression ? "" : NULL);
   curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -466,6 +466,14 @@ int oft_transfer_prepare(lua_State *L, oft_transfer *t, int req, int arg) {
   t->last_activity = oft_now(); /* the clock starts now: connecting counts as idle */
   curl_easy_setopt(t->easy, CURLOPT_URL, url);
   apply_client(t, &lim);
+  /* Wait for a connection that may multiplex (HTTP/2) rather than open another,
+   * but only for https, where ALPN tells at connect time. Over http:// a
+   * connection learns it cannot multiplex only from an answer: after a request
+   * that failed before any (libcurl's "Out of memory" on a huge URL), libcurl
+   * 7.88 kept later requests waiting for it forever, past their timeout. */
+  if (t->client->http_version == CURL_HTTP_VERSION_2TLS && url_len >= 8 &&
+      strncasecmp(url, "https://", 8) == 0)
+    curl_easy_setopt(t->easy, CURLOPT_PIPEWAIT, 1L);
   return 1;
 }
 

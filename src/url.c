@@ -141,6 +141,8 @@ static void query_table(query *q, int idx) {
     case OFT_SHAPE_OBJECT:
       for (i = 0; i < info.n; i++) {
         const oft_key *k = &sc->keys[info.first_key + i];
+        /* "=v" or "a%5B%5D=v" would read as another parameter (or none) */
+        if (k->len == 0) query_fail(q, "query keys must not be empty");
         lua_pushlstring(L, sc->kb + k->off, k->len);
         lua_rawget(L, idx);
         oft_path_push_key(sc, &sc->keys[info.first_key + i]);

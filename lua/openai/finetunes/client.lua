@@ -16,7 +16,7 @@ local response_cache = require("openai.finetunes.cache")
 
 local type, pairs, ipairs, select, pcall, error = type, pairs, ipairs, select, pcall, error
 local setmetatable, getmetatable, tostring, rawget = setmetatable, getmetatable, tostring, rawget
-local format, gsub, lower = string.format, string.gsub, string.lower
+local format, gsub, lower, match = string.format, string.gsub, string.lower, string.match
 local unpack = rawget(table, "unpack") or rawget(_G, "unpack")
 local escape, encode_query, json_encode, json_decode = core.escape, core.encode_query, core.json_encode,
   core.json_decode
@@ -26,6 +26,7 @@ local fail, describe = misuse.fail, misuse.describe
 local M = {}
 
 M.VERSION = core._VERSION -- one version: the C core's (src/core.h)
+M.MAX_ID_BYTES = 1024
 M.USER_AGENT = "openai-finetunes-lua/" .. M.VERSION
 
 local Client = {}  -- the shared method table of plain clients
@@ -63,6 +64,11 @@ local function path_segment(v, name)
   end
   if v == "." or v == ".." then
     fail(format('%s must not be "." or ".."', name))
+  end
+  -- The API's ids are tens of bytes; a huge one could only fail (libcurl's
+  -- request buffer, a server's 414) after retries, or keep a wait loop polling.
+  if #v > M.MAX_ID_BYTES then
+    fail(format("%s is too long (%d bytes, at most %d)", name, #v, M.MAX_ID_BYTES))
   end
   -- Escaping makes "../models" one segment, but a server or proxy that
   -- decodes %2F before routing would see a dot segment again: refuse them.
@@ -143,7 +149,12 @@ local function query_string(q)
     end
   end
   local ok, s = pcall(encode_query, q)
-  if not ok then fail("cannot be encoded as a query: " .. gsub(tostring(s), "^[^\n]-:%d+: ", "")) end
+  if not ok then
+    -- keep what is wrong, not the C function's own "bad argument" wrapper
+    local why = gsub(tostring(s), "^[^\n]-:%d+: ", "")
+    why = match(why, "^bad argument #1 to '[^']*encode_query' %((.*)%)$") or why
+    fail("cannot be encoded as a query: " .. why)
+  end
   return s
 end
 
