@@ -8,11 +8,13 @@
  *  - the input split at NUL bytes into key, value, key, value ... as a
  *    table of strings: encode_query gives exactly one k=v per pair, keys in
  *    sorted order, only unreserved bytes / %XX / '=' / '&', and each k and v
- *    decode back to the pair they came from;
+ *    decode back to the pair they came from; with an empty key among them
+ *    it raises "query keys must not be empty" instead;
  *  - the input as JSON (when it decodes): encode_query either succeeds with
  *    one pair per scalar leaf (nulls and empty tables add none) in the same
  *    charset, or raises, which it may only do for a top level that is not
- *    an object or for tables nested deeper than 4 levels.
+ *    an object, for tables nested deeper than 4 levels or for an object
+ *    with an empty key.
  */
 #include <string.h>
 
@@ -99,16 +101,18 @@ static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn) {
 }
 
 /* Pushes {key = value, ...} from data split at NUL bytes; returns how many
- * distinct keys it has. */
-static size_t push_pairs(lua_State *L, const uint8_t *data, size_t size) {
+ * distinct keys it has and sets *has_empty when one of them is "". */
+static size_t push_pairs(lua_State *L, const uint8_t *data, size_t size, int *has_empty) {
   const char *p = (const char *)data, *end = p + size;
   size_t keys = 0;
+  *has_empty = 0;
   lua_newtable(L);
   while (p < end) {
     const char *k = p, *v;
     size_t kl;
     while (p < end && *p) p++;
     kl = (size_t)(p - k);
+    if (kl == 0) *has_empty = 1;
     if (p < end) p++;
     v = p;
     while (p < end && *p) p++;
@@ -125,15 +129,25 @@ static size_t push_pairs(lua_State *L, const uint8_t *data, size_t size) {
 }
 
 static void check_flat_query(lua_State *L, const uint8_t *data, size_t size) {
-  int top = lua_gettop(L);
+  int top = lua_gettop(L), has_empty;
   size_t keys, n, i = 0, pairs = 0, prev_len = 0;
   const char *out;
-  char *dec = malloc(size + 1), *prev = malloc(size + 1);
-  CHECK(dec && prev);
-  keys = push_pairs(L, data, size); /* t */
+  char *dec, *prev;
+  keys = push_pairs(L, data, size, &has_empty); /* t */
   push_fn(L, "encode_query");
   lua_pushvalue(L, -2);
+  if (has_empty) {
+    const char *msg;
+    CHECK(lua_pcall(L, 1, 1, 0) != LUA_OK);
+    msg = lua_tostring(L, -1);
+    CHECK(msg != NULL && strstr(msg, "query keys must not be empty") != NULL);
+    lua_settop(L, top);
+    return;
+  }
   CHECK(lua_pcall(L, 1, 1, 0) == LUA_OK); /* t out: string keys and values always encode */
+  dec = malloc(size + 1);
+  prev = malloc(size + 1);
+  CHECK(dec && prev);
   out = lua_tolstring(L, -1, &n);
   while (i < n) {
     size_t j = i, eq, kl, vl;
@@ -163,8 +177,9 @@ static void check_flat_query(lua_State *L, const uint8_t *data, size_t size) {
 }
 
 /* Scalar leaves under the value at idx (nulls and empty tables give none);
- * *depth gets the deepest level at which a table sits (the top is 0). */
-static size_t count_leaves(lua_State *L, int idx, int level, int *depth) {
+ * *depth gets the deepest level at which a table sits (the top is 0) and
+ * *has_empty is set when a table has the key "". */
+static size_t count_leaves(lua_State *L, int idx, int level, int *depth, int *has_empty) {
   size_t count = 0;
   idx = lua_absindex(L, idx);
   switch (lua_type(L, idx)) {
@@ -176,14 +191,15 @@ static size_t count_leaves(lua_State *L, int idx, int level, int *depth) {
   luaL_checkstack(L, 4, "deep");
   lua_pushnil(L);
   while (lua_next(L, idx)) {
-    count += count_leaves(L, -1, level + 1, depth);
+    if (lua_type(L, -2) == LUA_TSTRING && lua_rawlen(L, -2) == 0) *has_empty = 1;
+    count += count_leaves(L, -1, level + 1, depth, has_empty);
     lua_pop(L, 1);
   }
   return count;
 }
 
 static void check_json_query(lua_State *L, const uint8_t *data, size_t size) {
-  int top = lua_gettop(L), depth = 0, may_encode;
+  int top = lua_gettop(L), depth = 0, has_empty = 0, may_encode;
   size_t leaves, n, i = 0, pairs = 0;
   const char *out;
   char *dec;
@@ -194,10 +210,10 @@ static void check_json_query(lua_State *L, const uint8_t *data, size_t size) {
     lua_settop(L, top);
     return;
   }
-  leaves = count_leaves(L, -1, 0, &depth);
+  leaves = count_leaves(L, -1, 0, &depth, &has_empty);
   /* an object, or an empty array (no names, no pairs), with no table at
-   * level 4 or below */
-  may_encode = lua_istable(L, -1) && depth < 4;
+   * level 4 or below and no empty key */
+  may_encode = lua_istable(L, -1) && depth < 4 && !has_empty;
   if (may_encode && lua_rawlen(L, -1) > 0) may_encode = 0; /* a non-empty list */
   push_fn(L, "encode_query");
   lua_pushvalue(L, -2);
@@ -208,8 +224,9 @@ static void check_json_query(lua_State *L, const uint8_t *data, size_t size) {
       fprintf(stderr, "encode_query refused: %s\n", msg);
       abort();
     }
-    if (lua_istable(L, -2) && lua_rawlen(L, -2) == 0 && depth >= 4)
-      CHECK(strstr(msg, "nested deeper than 4 levels") != NULL);
+    if (lua_istable(L, -2) && lua_rawlen(L, -2) == 0 && (depth >= 4 || has_empty))
+      CHECK((depth >= 4 && strstr(msg, "nested deeper than 4 levels") != NULL) ||
+            (has_empty && strstr(msg, "query keys must not be empty") != NULL));
     lua_settop(L, top);
     return;
   }

@@ -130,6 +130,13 @@ describe("http1 reader", function()
     assert.are.equal("{}", res.body)
   end)
 
+  it("joins empty repeated values as the C core does, never ending a value in a space", function()
+    local res = same_everywhere("HTTP/1.1 200 OK\r\nX-Empty-First:\r\nX-Empty-First: after\r\n"
+      .. "Via: 1.1 proxy\r\nVia:\r\nContent-Length: 0\r\n\r\n")
+    assert.are.equal(", after", res.headers["x-empty-first"])
+    assert.are.equal("1.1 proxy,", res.headers["via"])
+  end)
+
   it("lets chunked win over Content-Length but never reuses such a connection", function()
     local res = same_everywhere("HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
       .. "2\r\nok\r\n0\r\n\r\n")

@@ -162,7 +162,9 @@ local function parse_header(self, line)
   name = lower(name)
   local headers = self.head.headers
   local old = headers[name]
-  headers[name] = old and (old .. ", " .. value) or value
+  -- joined as the C core joins them, so both transports show the same text
+  if old then value = old .. (value ~= "" and ", " or ",") .. value end
+  headers[name] = value
   return true
 end
 
