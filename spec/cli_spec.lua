@@ -21,11 +21,11 @@ end
 local function command(args, env)
   local parts = { "env" }
   for _, name in ipairs({ "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID",
-    "OPENAI_CUSTOM_HEADERS", "OPENAI_FT_TTY", "NO_COLOR", "COLUMNS" }) do
+    "OPENAI_CUSTOM_HEADERS", "OPENAI_FT_TTY", "NO_COLOR", "COLUMNS", "LC_ALL", "LC_CTYPE", "LANG" }) do
     parts[#parts + 1] = "-u " .. name
   end
   local vars = { OPENAI_API_KEY = H.API_KEY, OPENAI_BASE_URL = server.base_url, LUA_PATH = package.path,
-    LUA_CPATH = package.cpath }
+    LUA_CPATH = package.cpath, LANG = "C.UTF-8" }
   for k, v in pairs(env or {}) do vars[k] = v end
   for k, v in pairs(vars) do
     if v ~= false then parts[#parts + 1] = H.shell_quote(k .. "=" .. v) end
@@ -395,6 +395,24 @@ describe("openai-ft jobs metrics --plot / --svg", function()
     assert.truthy(out:find("train loss (" .. train .. " points)", 1, true), out)
     assert.truthy(out:find("valid loss (" .. valid .. " points)", 1, true), out)
     assert.falsy(out:find("\27[", 1, true)) -- no colors off a terminal
+
+    -- outside a UTF-8 locale the same chart in ASCII: the same lines, the same cells inked
+    for _, env in ipairs({ { LANG = "C" }, { LANG = "C.UTF-8", LC_ALL = "POSIX" }, { LANG = false } }) do
+      local ascii = ok(cli({ "jobs", "metrics", job.id, "--plot", "--width", "60", "--height", "10" }, env))
+      assert.falsy(ascii:find("[\128-\255]"), ascii)
+      assert.truthy(ascii:find("train loss (" .. train .. " points)", 1, true), ascii)
+      assert.truthy(ascii:find("\n *%+" .. ("%-"):rep(60) .. "\n"), ascii) -- the x axis
+      local a_lines, u_lines = {}, {}
+      for line in ascii:gmatch("[^\n]*") do a_lines[#a_lines + 1] = line end
+      for line in out:gmatch("[^\n]*") do u_lines[#u_lines + 1] = line end
+      assert.equal(#u_lines, #a_lines)
+      for i = 2, 11 do -- the 10 rows of the plot, under the title
+        assert.matches(" |", a_lines[i], 1, true)
+        local a_cells = a_lines[i]:match(" |(.*)$")
+        local u_cells = u_lines[i]:match(" \226\148\164(.*)$") -- after "┤"
+        assert.equal(select(2, u_cells:gsub("\226[\160-\163][\128-\191]", "")), select(2, a_cells:gsub("[.':]", "")))
+      end
+    end
 
     local svg = dir .. "/loss.svg"
     local _, err = ok(cli({ "jobs", "metrics", job.id, "--svg", svg }))

@@ -176,6 +176,16 @@ function Context:progress_enabled()
   return not (self.opts.no_progress or self.quiet) and self:isatty(2)
 end
 
+-- Does the terminal take UTF-8? The locale decides, as for every other program: the first
+-- of LC_ALL, LC_CTYPE and LANG that is set names the character set.
+function Context:utf8()
+  for _, name in ipairs({ "LC_ALL", "LC_CTYPE", "LANG" }) do
+    local loc = self.env(name) or ""
+    if loc ~= "" then return loc:upper():find("UTF%-?8") ~= nil end
+  end
+  return false
+end
+
 -- ANSI colors on stdout only for a terminal, and not with NO_COLOR / --no-color.
 function Context:color_enabled(fd)
   if self.opts.no_color or (self.env("NO_COLOR") or "") ~= "" then return false end

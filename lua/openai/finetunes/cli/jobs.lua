@@ -296,7 +296,7 @@ M.commands = {
       .. "API writes at the end), else from the metrics events so far. --plot draws the loss curves\n"
       .. "in the terminal; --svg FILE writes them as a standalone SVG chart.",
     options = {
-      { "--plot", nil, "draw train/valid loss in the terminal (braille characters)" },
+      { "--plot", nil, "draw train/valid loss in the terminal (braille; ASCII outside a UTF-8 locale)" },
       { "--svg", "FILE", "write the loss chart to FILE as SVG" },
       { "--width", "COLS", "plot width in characters (default: the terminal's)", type = "count" },
       { "--height", "ROWS", "plot height in rows (default 15)", type = "count" },
@@ -317,8 +317,10 @@ M.commands = {
       if ctx.json then return ctx:print_json(rows) end
       if ctx.opts.plot then
         local width = ctx.opts.width or math.max(20, ctx:width() - 12)
+        local utf8 = ctx:utf8()
         ctx:print(require("openai.finetunes.cli.plot").render(series, { width = width, height = ctx.opts.height or 15,
-          color = ctx:color_enabled(1), title = id .. " — loss by step (" .. source .. ")", x_label = "step" }))
+          color = ctx:color_enabled(1), ascii = not utf8, x_label = "step",
+          title = id .. (utf8 and " — " or " - ") .. "loss by step (" .. source .. ")" }))
       elseif not ctx.opts.svg then
         if #rows == 0 then return ctx:say("no metrics yet") end
         local cols = {}

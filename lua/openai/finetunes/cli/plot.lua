@@ -3,6 +3,9 @@
 --   plot.render({ {name = "train loss", points = {{1, 2.9}, {2, 1.7}, ...}},
 --                 {name = "valid loss", points = {...}} }, {width = 60, height = 12, color = true})
 --
+-- With `ascii = true` (a terminal that is not UTF-8) the same dots are drawn with ' . :
+-- (a dot in the cell's upper half, lower half, or both) and the axes with | + -.
+--
 -- Each series is drawn as connected segments; where two series share a cell the later one's
 -- color wins. The y axis is labelled at the top, middle and bottom, the x axis at both ends.
 local M = {}
@@ -18,6 +21,18 @@ local BITS = { [0] = { [0] = 0x01, 0x02, 0x04, 0x40 }, [1] = { [0] = 0x08, 0x10,
 local function braille(bits)
   local cp = 0x2800 + bits
   return string.char(0xE0 + floor(cp / 4096), 0x80 + floor(cp / 64) % 64, 0x80 + cp % 64)
+end
+
+-- The axes and the legend's mark, in UTF-8 box drawing or in ASCII.
+local GLYPHS = {
+  utf8 = { tick = "┤", corner = "└", rule = "─" },
+  ascii = { tick = "|", corner = "+", rule = "-" },
+}
+
+-- The ASCII character for a cell with dots in its upper half, its lower half, or both.
+local function ascii_cell(upper, lower)
+  if upper and lower then return ":" end
+  return upper and "'" or "."
 end
 
 local function bor(a, b) -- a | b for 0..255 without the 5.3 operators
@@ -57,16 +72,23 @@ function M.render(series, o)
   local x0, x1, y0, y1 = M.bounds(series)
   if not x0 then return "(no data points to plot)\n" end
   local W, H = cols * 2, rows * 4
-  local bits, color = {}, {}
+  local g = o.ascii and GLYPHS.ascii or GLYPHS.utf8
+  local bits, color, upper, lower = {}, {}, {}, {}
   for r = 1, rows do
-    bits[r], color[r] = {}, {}
+    bits[r], color[r], upper[r], lower[r] = {}, {}, {}, {}
     for c = 1, cols do bits[r][c] = 0 end
   end
   local function dot(px, py, k)
     if px < 0 or px >= W or py < 0 or py >= H then return end
     local c, r = floor(px / 2) + 1, floor(py / 4) + 1
     bits[r][c] = bor(bits[r][c], BITS[px % 2][py % 4])
+    if py % 4 < 2 then upper[r][c] = true else lower[r][c] = true end
     color[r][c] = k
+  end
+  local function cell(r, c)
+    if bits[r][c] == 0 then return " " end
+    if o.ascii then return ascii_cell(upper[r][c], lower[r][c]) end
+    return braille(bits[r][c])
   end
   local function map(p)
     return floor((p[1] - x0) / (x1 - x0) * (W - 1) + 0.5), (H - 1) - floor((p[2] - y0) / (y1 - y0) * (H - 1) + 0.5)
@@ -101,7 +123,7 @@ function M.render(series, o)
   local out = {}
   if o.title then out[#out + 1] = string.rep(" ", lw + 2) .. o.title end
   for r = 1, rows do
-    local line = { format("%" .. lw .. "s ┤", ylabels[r] or "") }
+    local line = { format("%" .. lw .. "s %s", ylabels[r] or "", g.tick) }
     local current
     for c = 1, cols do
       local k = bits[r][c] > 0 and color[r][c] or nil
@@ -109,20 +131,20 @@ function M.render(series, o)
         line[#line + 1] = k and format("\27[%dm", M.COLORS[(k - 1) % #M.COLORS + 1]) or "\27[0m"
         current = k
       end
-      line[#line + 1] = bits[r][c] > 0 and braille(bits[r][c]) or " "
+      line[#line + 1] = cell(r, c)
     end
     if o.color and current then line[#line + 1] = "\27[0m" end
     out[#out + 1] = (concat(line):gsub("%s+$", ""))
   end
-  out[#out + 1] = string.rep(" ", lw + 1) .. "└" .. string.rep("─", cols)
+  out[#out + 1] = string.rep(" ", lw + 1) .. g.corner .. string.rep(g.rule, cols)
   local left, right = label(x0), label(x1)
   local xlabel = o.x_label and ("  " .. o.x_label) or ""
   out[#out + 1] = string.rep(" ", lw + 2) .. left .. string.rep(" ", math.max(1, cols - #left - #right)) .. right
     .. xlabel
   local legend = {}
   for k, s in ipairs(series) do
-    local mark = "──"
-    if o.color then mark = format("\27[%dm──\27[0m", M.COLORS[(k - 1) % #M.COLORS + 1]) end
+    local mark = g.rule .. g.rule
+    if o.color then mark = format("\27[%dm%s\27[0m", M.COLORS[(k - 1) % #M.COLORS + 1], mark) end
     legend[#legend + 1] = mark .. " " .. s.name .. format(" (%d points)", #s.points)
   end
   out[#out + 1] = string.rep(" ", lw + 2) .. concat(legend, "   ")

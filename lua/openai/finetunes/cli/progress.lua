@@ -6,11 +6,6 @@ local fmt = require("openai.finetunes.cli.table")
 
 local M = {}
 
-local function utf8_term(ctx)
-  local loc = (ctx.env("LC_ALL") or "") .. (ctx.env("LC_CTYPE") or "") .. (ctx.env("LANG") or "")
-  return loc:upper():find("UTF%-?8") ~= nil
-end
-
 local function now()
   return require("openai.finetunes.core").now()
 end
@@ -20,7 +15,7 @@ local Live = {}
 Live.__index = Live
 
 function M.live(ctx)
-  local self = setmetatable({ ctx = ctx, text = nil, on = ctx:progress_enabled(), utf8 = utf8_term(ctx) }, Live)
+  local self = setmetatable({ ctx = ctx, text = nil, on = ctx:progress_enabled(), utf8 = ctx:utf8() }, Live)
   return self
 end
 
