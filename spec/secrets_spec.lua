@@ -183,6 +183,7 @@ end)
 describe("verbose output", function()
   it("shows the exchange but never the key (HTTP/1.1 and HTTP/2 over TLS), in a child process", function()
     local pki = certs.make()
+    finally(certs.cleanup)
     local proxy = nginx.start({
       tls = { cert = pki.server_cert, key = pki.server_key },
       server = nginx.proxy_to(server:url()),

@@ -27,8 +27,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # the fake server (it also exits by itself if this script dies)
+# (its data in $work: killed by cleanup's SIGTERM, it cannot remove a temp dir of its own)
 lua5.4 "$root/bin/openai-ft" fake-server --quiet --port 0 --port-file "$work/fake.port" \
-  --speed "${SPEED:-20}" --watch-pid $$ >/dev/null 2>&1 &
+  --data-dir "$work/fake-data" --speed "${SPEED:-20}" --watch-pid $$ >/dev/null 2>&1 &
 fake_pid=$!
 i=0
 while [ ! -s "$work/fake.port" ]; do

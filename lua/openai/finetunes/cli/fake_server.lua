@@ -14,7 +14,9 @@ options:
   --port N             port (default 0: pick a free one)
   --port-file FILE     write the chosen port to FILE once listening
   --data-dir DIR       where uploaded files are stored (default: a temp dir,
-                       removed on exit)
+                       removed on exit; a server killed by a signal other than
+                       Ctrl-C cannot remove it: stop it with /_fake/shutdown,
+                       --watch-pid or --idle-timeout, or give --data-dir)
   --speed X            run the job clock X times faster than real time (default 1)
   --api-key KEY        accept only this key (default: any non-empty bearer key)
   --proxy-auth U:P     require Proxy-Authorization for absolute-form (proxy) requests
