@@ -403,8 +403,8 @@ describe("openai-ft jobs metrics --plot / --svg", function()
       assert.truthy(ascii:find("train loss (" .. train .. " points)", 1, true), ascii)
       assert.truthy(ascii:find("\n *%+" .. ("%-"):rep(60) .. "\n"), ascii) -- the x axis
       local a_lines, u_lines = {}, {}
-      for line in ascii:gmatch("[^\n]*") do a_lines[#a_lines + 1] = line end
-      for line in out:gmatch("[^\n]*") do u_lines[#u_lines + 1] = line end
+      for line in ascii:gmatch("(.-)\n") do a_lines[#a_lines + 1] = line end
+      for line in out:gmatch("(.-)\n") do u_lines[#u_lines + 1] = line end
       assert.equal(#u_lines, #a_lines)
       for i = 2, 11 do -- the 10 rows of the plot, under the title
         assert.matches(" |", a_lines[i], 1, true)
