@@ -102,10 +102,11 @@ EOF
 
   check "$lua: installed openai-ft --help" env -i PATH=/usr/bin:/bin HOME="$work" "$tree/bin/openai-ft" --help
 
-  # a live call: the tree's fake server, the tree's client
+  # a live call: the tree's fake server (its data in $work: our kill is a SIGTERM, after which
+  # it cannot remove a temp dir of its own), the tree's client
   rm -f "$work/port"
   env -i PATH=/usr/bin:/bin HOME="$work" "$tree/bin/openai-ft" fake-server --quiet --port 0 \
-    --port-file "$work/port" --watch-pid $$ --idle-timeout 120 >/dev/null &
+    --port-file "$work/port" --data-dir "$work/fake-data-$lua" --watch-pid $$ --idle-timeout 120 >/dev/null &
   server_pid=$!
   for _ in $(seq 1 100); do [ -s "$work/port" ] && break; sleep 0.05; done
   port=$(cat "$work/port" 2>/dev/null)
