@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "json_parse.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* An invariant that must hold: abort, so libFuzzer keeps the input. */
@@ -41,6 +43,21 @@ static inline void *fuzz_budget_alloc(void *ud, void *ptr, size_t osize, size_t 
   }
   b->left--;
   return realloc(ptr, nsize);
+}
+
+/* s[0..len) is well-formed UTF-8 (oft_utf8_seq_len's rules: no overlongs,
+ * surrogates or code points past U+10FFFF). */
+static inline void fuzz_check_utf8(const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  while (p < end) {
+    if (*p < 0x80) {
+      p++;
+    } else {
+      size_t k = oft_utf8_seq_len(p, end);
+      CHECK(k >= 2 && k <= 4);
+      p += k;
+    }
+  }
 }
 
 /* Deterministic choices from an input: a seed from its bytes (FNV-1a, never

@@ -18,21 +18,7 @@
 #include "fuzz_check.h"
 #include "json_parse.h"
 
-
 /* ---- tree checks -------------------------------------------------------- */
-
-static void check_utf8(const char *s, size_t len) {
-  const unsigned char *p = (const unsigned char *)s, *end = p + len;
-  while (p < end) {
-    if (*p < 0x80) {
-      p++;
-    } else {
-      size_t k = oft_utf8_seq_len(p, end);
-      CHECK(k >= 2 && k <= 4);
-      p += k;
-    }
-  }
-}
 
 /* Checks the subtree at n and returns the node after it. */
 static const oft_json_node *check_node(const oft_json_doc *doc, const oft_json_node *n,
@@ -51,7 +37,7 @@ static const oft_json_node *check_node(const oft_json_doc *doc, const oft_json_n
         CHECK(s >= doc->strs && s + len <= doc->strs + doc->strs_len);
       else
         CHECK(s >= doc->input && s + len <= doc->input + doc->input_len);
-      check_utf8(s, len);
+      fuzz_check_utf8(s, len);
       return n + 1;
     }
     case OFT_JSON_ARRAY:
