@@ -3,6 +3,8 @@
 --   local fake = require("spec.support.fake_server")
 --   local server = fake.start()          -- fresh state; shared by every spec file of the run
 --   local client = ft.new{api_key = "sk-test", base_url = server.base_url}
+--   local az = fake.start{azure = true, ad_token = "t"}   -- an Azure OpenAI stand-in:
+--   az.endpoint, az.base_url (endpoint .. "/openai/v1"), az.api_version, az:set_ad_token(t)
 --   ... server:requests(), server:last_request(), server:fault{...}, server:reset()
 --
 -- One server process serves the whole busted run: busted reloads this module for
@@ -18,7 +20,16 @@ local util = require("openai.finetunes.fake.util")
 local M = {}
 
 -- Options that need their own server process (everything else is set per reset).
-local PROCESS_OPTIONS = { "api_key", "proxy_auth", "org", "log_limit", "keepalive_timeout" }
+local PROCESS_OPTIONS = { "api_key", "proxy_auth", "org", "log_limit", "keepalive_timeout",
+  "azure", "api_version", "ad_token" }
+
+-- A short stable hash (djb2 mod 2^32, plain arithmetic: Lua 5.1 has no bit operators)
+-- that keeps long option keys distinct after they are cut to fit a file name.
+local function hash(s)
+  local h = 5381
+  for i = 1, #s do h = (h * 33 + s:byte(i)) % 4294967296 end
+  return string.format("%08x", h)
+end
 
 local Server = {}
 Server.__index = Server
@@ -29,12 +40,15 @@ local function option_key(opts)
     if opts[k] ~= nil then parts[#parts + 1] = k .. "=" .. tostring(opts[k]) end
   end
   if #parts == 0 then return "default" end
-  return (table.concat(parts, ","):gsub("[^%w]", function(c) return string.format("%%%02X", c:byte()) end))
+  local key = table.concat(parts, ",")
+  local escaped = key:gsub("[^%w]", function(c) return string.format("%%%02X", c:byte()) end)
+  if #escaped <= 80 then return escaped end
+  return escaped:sub(1, 71) .. "-" .. hash(key)
 end
 
 local function state_file(opts)
   return string.format("%s/openai-ft-fake-%d-%s.json", os.getenv("TMPDIR") or "/tmp", fake.pid(),
-    option_key(opts):sub(1, 80))
+    option_key(opts))
 end
 
 -- control(method, path, body) -> decoded answer (raises on failure)
@@ -130,6 +144,12 @@ function Server:state()
   return self:control("GET", "/_fake/state")
 end
 
+-- set_ad_token(token): azure mode: only this bearer token is accepted from now on
+-- (the one the server started with comes back at reset).
+function Server:set_ad_token(token)
+  return self:control("POST", "/_fake/ad_token", { token = token })
+end
+
 -- stop(): shut this server down (the next start() spawns a new one).
 function Server:stop()
   if self.handle then
@@ -146,8 +166,9 @@ local function alive(port)
 end
 
 -- start(opts) -> server in a fresh state. opts: speed (clock speed, default 1),
--- keep_state (do not reset a reused server), api_key / proxy_auth / org (a separate
--- server process per distinct value), lua (interpreter for the child).
+-- keep_state (do not reset a reused server), api_key / proxy_auth / org / log_limit /
+-- keepalive_timeout / azure / api_version / ad_token (a separate server process per
+-- distinct value), lua (interpreter for the child).
 function M.start(opts)
   opts = opts or {}
   local file = state_file(opts)
@@ -165,7 +186,11 @@ function M.start(opts)
     self.port, self.pid, self.data_dir = h.port, h.pid, h.data_dir
     util.write_file(file, json.encode({ port = h.port, pid = h.pid, data_dir = h.data_dir }))
   end
-  self.base_url = "http://127.0.0.1:" .. self.port .. "/v1"
+  self.endpoint = "http://127.0.0.1:" .. self.port
+  self.base_url = self.endpoint .. (opts.azure and "/openai/v1" or "/v1")
+  if opts.azure then
+    self.api_version = opts.api_version or require("openai.finetunes.fake.azure").DEFAULT_API_VERSION
+  end
   if not opts.keep_state then self:reset() end
   return self
 end

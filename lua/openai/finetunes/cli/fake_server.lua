@@ -1,4 +1,5 @@
--- openai-ft fake-server: run the offline stand-in for the OpenAI API on loopback.
+-- openai-ft fake-server: run the offline stand-in for the OpenAI API (or, with
+-- --azure, for an Azure OpenAI resource) on loopback.
 local M = {}
 
 M.summary = "run a local fake OpenAI API server (offline, stateful)"
@@ -7,7 +8,8 @@ M.usage = [[
 usage: openai-ft fake-server [options]
 
 Serve a stateful, offline stand-in for the OpenAI fine-tuning API on loopback.
-Point a client at the printed base URL with any API key.
+Point a client at the printed base URL with any API key (with --azure: at the
+printed endpoint, as an Azure OpenAI resource).
 
 options:
   --host HOST          address to listen on (default 127.0.0.1; ::1 for IPv6)
@@ -18,7 +20,8 @@ options:
                        Ctrl-C cannot remove it: stop it with /_fake/shutdown,
                        --watch-pid or --idle-timeout, or give --data-dir)
   --speed X            run the job clock X times faster than real time (default 1)
-  --api-key KEY        accept only this key (default: any non-empty bearer key)
+  --api-key KEY        accept only this key (default: any non-empty bearer key;
+                       with --azure: the only accepted api-key header)
   --proxy-auth U:P     require Proxy-Authorization for absolute-form (proxy) requests
   --org NAME           organization name used in fine-tuned model ids (default personal)
   --watch-pid PID      exit when process PID is gone
@@ -28,6 +31,18 @@ options:
   --quiet              no log lines on stderr
   -h, --help           show this help
 
+Azure OpenAI mode:
+  --azure              stand in for an Azure OpenAI resource instead: prints the
+                       endpoint (http://HOST:PORT); the API is served at
+                       /openai/v1/... (api-version optional: preview or latest) and
+                       /openai/...?api-version=V; auth with an `api-key` header
+                       (any non-empty key, or only --api-key KEY) or
+                       `Authorization: Bearer` with the --ad-token; Azure's error
+                       bodies ({"error": {"code", "message"}}) and apim-request-id
+  --api-version V      the dated api-version served (default 2024-10-21)
+  --ad-token T         accept `Authorization: Bearer T` (a Microsoft Entra token;
+                       POST /_fake/ad_token {"token": "NEW"} replaces it)
+
 Control API under /_fake/ (request log, faults, clock, reset): see
 lua/openai/finetunes/fake/README.md.
 ]]
@@ -36,7 +51,7 @@ local FLAGS = {
   ["--host"] = "host", ["--port"] = "port", ["--port-file"] = "port_file", ["--data-dir"] = "data_dir",
   ["--speed"] = "speed", ["--api-key"] = "api_key", ["--proxy-auth"] = "proxy_auth", ["--org"] = "org",
   ["--watch-pid"] = "watch_pid", ["--idle-timeout"] = "idle_timeout", ["--log-limit"] = "log_limit",
-  ["--keepalive-timeout"] = "keepalive_timeout",
+  ["--keepalive-timeout"] = "keepalive_timeout", ["--api-version"] = "api_version", ["--ad-token"] = "ad_token",
 }
 local NUMERIC = { port = true, speed = true, watch_pid = true, idle_timeout = true, log_limit = true,
   keepalive_timeout = true }
@@ -53,6 +68,8 @@ function M.parse(args)
       opts.help = true
     elseif flag == "--quiet" then
       opts.quiet = true
+    elseif flag == "--azure" then
+      opts.azure = true
     elseif FLAGS[flag] then
       local v = inline
       if v == nil then
@@ -73,7 +90,19 @@ function M.parse(args)
     end
     i = i + 1
   end
+  -- they would be ignored in OpenAI mode: say so rather than serve something else
+  if not opts.azure and (opts.api_version or opts.ad_token) then
+    return nil, (opts.api_version and "--api-version" or "--ad-token") .. " needs --azure"
+  end
   return opts
+end
+
+-- The startup line: the base URL (OpenAI mode) or the endpoint and api-version (Azure).
+local function startup_line(server)
+  if server.azure then
+    return string.format("%s (azure mode, api-version %s)", server.endpoint, server.azure.api_version)
+  end
+  return server.base_url
 end
 
 function M.run(args)
@@ -88,7 +117,7 @@ function M.run(args)
   end
   local fake = require("openai.finetunes.fake")
   opts.on_listen = function(server)
-    io.stdout:write(server.base_url, "\n")
+    io.stdout:write(startup_line(server), "\n")
     io.stdout:flush()
   end
   local ok, e = pcall(fake.start, opts)

@@ -131,6 +131,14 @@ function Faults:list()
   return out
 end
 
+-- A rule's path pattern sees the path as requested; in azure mode also its /v1 twin
+-- (req.api_path: /openai/v1/files and /openai/files?api-version=... are /v1/files), so
+-- rules written for OpenAI's layout keep working.
+local function path_matches(req, pattern)
+  if req.path:find(pattern) then return true end
+  return req.api_path ~= nil and req.api_path ~= req.path and req.api_path:find(pattern) ~= nil
+end
+
 -- pick(req) -> fault | nil, err (a malformed x-fake-fault header)
 function Faults:pick(req)
   local header = req.headers["x-fake-fault"]
@@ -139,7 +147,7 @@ function Faults:pick(req)
   end
   for i, r in ipairs(self.rules) do
     local m = r.match
-    if (not m.method or m.method == req.method) and (not m.path or req.path:find(m.path)) then
+    if (not m.method or m.method == req.method) and (not m.path or path_matches(req, m.path)) then
       if r.skip > 0 then
         r.skip = r.skip - 1
       else
@@ -190,8 +198,9 @@ local function status_response(f)
   local body = f.body
   if type(body) == "table" then body = json.encode(body) end
   if body == nil then
+    -- an error object: the server writes it in the envelope of its mode (OpenAI / Azure)
     local errors = require("openai.finetunes.fake.errors")
-    body = errors.body(errors.new(status, f.message or d[1], f.error_type or d[2], nil, f.code or d[3]))
+    body = errors.new(status, f.message or d[1], f.error_type or d[2], nil, f.code or d[3])
   end
   return { status = status, body = body, headers = headers, content_type = f.content_type or "application/json" }
 end

@@ -4,6 +4,7 @@
 --   fake.start{port = 8080}            -- serve in this process until shut down
 --   local s = fake.new{...}; s:listen(); s:step(0.1) ...   -- embed in your own loop
 --   local h = fake.spawn{speed = 10}   -- child process; h.base_url, h:stop()
+--   local a = fake.spawn{azure = true} -- Azure OpenAI stand-in; a.endpoint, a.base_url
 --
 -- See README.md next to this file for options, the control API and faults.
 local socket = require("socket")
@@ -18,6 +19,7 @@ M.Server = require("openai.finetunes.fake.server")
 M.OPTIONS = {
   "host", "port", "port_file", "data_dir", "speed", "api_key", "proxy_auth", "watch_pid",
   "idle_timeout", "keepalive_timeout", "log_limit", "quiet", "org", "remove_data_dir", "remove_on_exit",
+  "azure", "api_version", "ad_token",
 }
 
 function M.new(opts)
@@ -147,7 +149,8 @@ function Handle:stop()
   if self.state_dir then util.rm_rf(self.state_dir) end
 end
 
--- spawn(opts) -> handle {pid, port, base_url, data_dir, log_file, url(path), stop()}
+-- spawn(opts) -> handle {pid, port, endpoint, base_url, data_dir, log_file, url(path), stop()}
+-- (azure mode: base_url is endpoint .. "/openai/v1", and api_version the dated version served)
 -- Starts the server in a child process with the interpreter running this code
 -- (opts.lua to choose another) and waits until it accepts connections.
 -- opts: every server option, plus lua, log_file, startup_timeout.
@@ -203,7 +206,11 @@ function M.spawn(opts)
       c:close()
       if ok then
         handle.port = port
-        handle.base_url = "http://127.0.0.1:" .. port .. "/v1"
+        handle.endpoint = "http://127.0.0.1:" .. port
+        handle.base_url = handle.endpoint .. (opts.azure and "/openai/v1" or "/v1")
+        if opts.azure then
+          handle.api_version = opts.api_version or require("openai.finetunes.fake.azure").DEFAULT_API_VERSION
+        end
         return handle
       end
     end

@@ -1,6 +1,7 @@
 -- The fake server: listener, one task per connection, and the pipeline every request
 -- goes through: proxy form -> auth -> route -> fault -> body (streamed to disk for
--- multipart) -> log -> handler -> answer.
+-- multipart) -> log -> handler -> answer. In Azure mode (opts.azure) auth, the path
+-- layout, error bodies and a few headers come from azure.lua instead.
 local socket = require("socket")
 
 local Loop = require("openai.finetunes.fake.loop")
@@ -16,6 +17,7 @@ local Clock = require("openai.finetunes.fake.clock")
 local ReqLog = require("openai.finetunes.fake.reqlog")
 local Router = require("openai.finetunes.fake.router")
 local Store = require("openai.finetunes.fake.store")
+local azure = require("openai.finetunes.fake.azure")
 
 local Server = {}
 Server.__index = Server
@@ -40,10 +42,13 @@ local function temp_data_dir()
 end
 
 -- new(opts): opts = {host, port, data_dir, speed, api_key, proxy_auth, watch_pid,
--- idle_timeout, keepalive_timeout, port_file, log_limit, quiet, org}
+-- idle_timeout, keepalive_timeout, port_file, log_limit, quiet, org,
+-- azure, api_version, ad_token (the last two only count with azure)}
 function Server.new(opts)
   opts = opts or {}
   local self = setmetatable({ opts = opts }, Server)
+  -- nil in OpenAI mode: every azure hook below is skipped
+  self.azure = opts.azure and azure.new(opts) or nil
   self.host = opts.host or "127.0.0.1"
   self.loop = Loop.new()
   self.clock = Clock.new(tonumber(opts.speed) or 1)
@@ -94,7 +99,8 @@ function Server:listen()
   self.port = tonumber(port)
   self.listener = sock
   local host = self.host:find(":", 1, true) and ("[" .. self.host .. "]") or self.host
-  self.base_url = string.format("http://%s:%d/v1", host, self.port)
+  self.endpoint = string.format("http://%s:%d", host, self.port)
+  self.base_url = self.endpoint .. (self.azure and "/openai/v1" or "/v1")
   self.loop:watch(sock, function(s) self:_accept(s) end)
   if self.opts.port_file then
     local tmp = self.opts.port_file .. ".tmp"
@@ -121,7 +127,8 @@ function Server:_accept(listener)
       if not conn.closed then
         if not conn.head_sent then
           pcall(conn.sock.settimeout, conn.sock, 1)
-          local body = errors.body(errors.new(500, "The fake server crashed handling this request.", "server_error"))
+          local body = self:error_body(errors.new(500, "The fake server crashed handling this request.",
+            "server_error"))
           pcall(conn.sock.send, conn.sock, http.head(500, {
             { "Content-Type", "application/json" }, { "Content-Length", #body }, { "Connection", "close" },
           }) .. body)
@@ -140,7 +147,7 @@ function Server:_serve_connection(conn)
     if not req then
       if err ~= "eof" and not conn.closed then
         local status = err == "too_long" and 431 or 400
-        local body = errors.body(errors.new(status, "Malformed HTTP request (" .. tostring(err) .. ").", nil))
+        local body = self:error_body(errors.new(status, "Malformed HTTP request (" .. tostring(err) .. ").", nil))
         conn:send(http.head(status, { { "Content-Type", "application/json" }, { "Content-Length", #body },
           { "Connection", "close" } }) .. body)
       end
@@ -161,6 +168,15 @@ end
 
 ---------------------------------------------------------------------------- answers
 
+-- error_body(e, req) -> the error envelope as text: Azure's shape in azure mode,
+-- except for the control API, which answers the same in both modes.
+function Server:error_body(e, req)
+  if self.azure and not (req and req.control) then
+    return azure.body(e)
+  end
+  return errors.body(e)
+end
+
 local function standard_headers(self, req, res, length)
   local h = {
     { "Date", http.date() },
@@ -171,8 +187,12 @@ local function standard_headers(self, req, res, length)
   elseif res.chunked then
     h[#h + 1] = { "Transfer-Encoding", "chunked" }
   end
-  h[#h + 1] = { "x-request-id", req.request_id }
-  if not req.control then
+  if self.azure and not req.control then
+    h[#h + 1] = { "apim-request-id", req.request_id }
+  else
+    h[#h + 1] = { "x-request-id", req.request_id }
+  end
+  if not req.control and not self.azure then
     h[#h + 1] = { "openai-version", "2020-10-01" }
     h[#h + 1] = { "openai-organization", self.store.org_name }
     h[#h + 1] = { "openai-processing-ms", tostring(math.floor((socket.gettime() - req.t0) * 1000)) }
@@ -185,12 +205,12 @@ local function standard_headers(self, req, res, length)
 end
 
 -- Materialise a handler's answer: body string (JSON-encoded when a table).
-local function finish_body(res)
+local function finish_body(self, req, res)
   if res.file or res.huge then return end
   local b = res.body
   if type(b) == "table" then
     if errors.is(b) then
-      res.body = errors.body(b)
+      res.body = self:error_body(b, req)
     else
       res.body = json.encode(b)
     end
@@ -270,7 +290,7 @@ end
 
 -- send(conn, req, res, fault): write the answer, damaged as the fault says.
 function Server:send(conn, req, res, fault)
-  finish_body(res)
+  finish_body(self, req, res)
   local length = body_length(res)
   if req.log then
     req.log.status = res.status
@@ -469,10 +489,30 @@ local function bearer(req)
   return auth:match("^[Bb]earer%s+(%S+)%s*$")
 end
 
+-- authenticate(req) -> nil | api_error (401)
+function Server:authenticate(req)
+  if self.azure then return self.azure:authenticate(req) end
+  local key = bearer(req)
+  if not key then return errors.missing_key() end
+  if self.opts.api_key and key ~= self.opts.api_key then return errors.wrong_key() end
+  return nil
+end
+
+-- route_path(req, params) -> the path the router sees ("/files") | nil, api_error
+-- OpenAI's API lives under /v1; Azure's layouts are azure.lua's.
+function Server:route_path(req, params)
+  if self.azure then return self.azure:resolve(req.path, params) end
+  if req.path:sub(1, 4) == "/v1/" then return req.path:sub(4) end
+  return nil, errors.unknown_url(req.method, req.path)
+end
+
 -- _handle(conn, req) -> keep the connection open?
 function Server:_handle(conn, req)
   req.t0 = socket.gettime()
-  req.request_id = "req_" .. util.random_hex(32)
+  local path = req.path
+  local control = path:sub(1, 7) == "/_fake/" or path == "/_fake"
+  -- the control API keeps OpenAI's id shape in both modes
+  req.request_id = (self.azure and not control) and azure.request_id() or ("req_" .. util.random_hex(32))
   req.proxied = req.absolute
 
   if req.version ~= "1.1" and req.version ~= "1.0" then
@@ -487,8 +527,7 @@ function Server:_handle(conn, req)
       "The fake server is a plain-HTTP proxy target only; CONNECT tunnels are not supported.") })
   end
 
-  local path = req.path
-  if path:sub(1, 7) == "/_fake/" or path == "/_fake" then
+  if control then
     req.control = true
     return self.control.handle(self, conn, req)
   end
@@ -515,28 +554,27 @@ function Server:_handle(conn, req)
   end
 
   -- Authentication.
-  local key = bearer(req)
-  if not key then
-    return self:reject(conn, req, { status = 401, body = errors.missing_key() })
-  end
-  if self.opts.api_key and key ~= self.opts.api_key then
-    return self:reject(conn, req, { status = 401, body = errors.wrong_key() })
+  local aerr = self:authenticate(req)
+  if aerr then
+    return self:reject(conn, req, { status = 401, body = aerr })
   end
 
-  -- Routing: the API lives under /v1.
-  local route, params, allowed
-  if path:sub(1, 4) == "/v1/" then
-    local why
-    route, why, allowed = self.router:match(req.method, path:sub(4))
-    if route then
-      params = why
-    elseif why == "bad_method" then
-      return self:reject(conn, req, { status = 405, body = errors.bad_method(req.method, path, allowed),
-        headers = { { "Allow", allowed } } })
-    end
+  -- Routing.
+  local rpath, perr = self:route_path(req, entry.params)
+  if not rpath then
+    return self:reject(conn, req, { status = perr.status, body = perr })
+  end
+  -- fault rules match the requested path or, in azure mode, its /v1 twin too
+  req.api_path = "/v1" .. rpath
+  local route, params, allowed = self.router:match(req.method, rpath)
+  -- on a miss the second value says why ("not_found" | "bad_method")
+  if not route and params == "bad_method" then
+    return self:reject(conn, req, { status = 405, body = errors.bad_method(req.method, path, allowed),
+      headers = { { "Allow", allowed } } })
   end
   if not route then
-    return self:reject(conn, req, { status = 404, body = errors.unknown_url(req.method, path) })
+    local nf = self.azure and azure.not_found() or errors.unknown_url(req.method, path)
+    return self:reject(conn, req, { status = 404, body = nf })
   end
   entry.route = route.method .. " " .. route.template
 
@@ -591,7 +629,8 @@ function Server:_handle(conn, req)
   -- The handler.
   local ctx = {
     server = self, store = self.store, clock = self.clock, req = req, conn = conn,
-    params = params, query = entry.params, json = req.json, parts = req.parts, log = entry,
+    params = params, query = self.azure and azure.handler_query(entry.params) or entry.params,
+    json = req.json, parts = req.parts, log = entry,
   }
   local hok, res = compat.pcall(route.handler, ctx)
   cleanup_parts(req)
@@ -641,7 +680,12 @@ end
 
 function Server:run()
   if not self.listener then self:listen() end
-  self:log_line("listening on %s (data in %s)", self.base_url, self.data_dir)
+  if self.azure then
+    self:log_line("listening on %s (azure mode, api-version %s; data in %s)", self.endpoint,
+      self.azure.api_version, self.data_dir)
+  else
+    self:log_line("listening on %s (data in %s)", self.base_url, self.data_dir)
+  end
   while not self.stopping do
     self:step(0.5)
   end

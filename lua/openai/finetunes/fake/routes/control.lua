@@ -1,5 +1,6 @@
 -- The control API under /_fake/ (no auth, never logged): request log, reset, faults,
--- clock, outcome of the next job or file, state, shutdown. Documented in README.md.
+-- clock, outcome of the next job or file, the accepted Azure token, state, shutdown.
+-- Documented in README.md. Answers look the same in OpenAI and Azure mode.
 local http = require("openai.finetunes.fake.http")
 local json = require("openai.finetunes.fake.json")
 local errors = require("openai.finetunes.fake.errors")
@@ -47,6 +48,7 @@ handlers["POST /_fake/reset"] = function(server, _, body)
   server.faults:clear()
   server.log:clear(true)
   server.clock:set_speed(tonumber(body.speed) or tonumber(server.opts.speed) or 1)
+  if server.azure then server.azure:reset() end
   return ok()
 end
 
@@ -110,10 +112,24 @@ handlers["POST /_fake/next_file"] = function(server, _, body)
   return ok()
 end
 
+-- {"token": "NEW"}: only NEW is accepted as a bearer token from now on, so a spec can
+-- make the token a client holds expire. Never echoed back.
+handlers["POST /_fake/ad_token"] = function(server, _, body)
+  if not server.azure then return bad("the server is not in azure mode (start it with --azure)") end
+  local token = body.token
+  if type(token) ~= "string" or not token:match("^%S+$") then
+    return bad("token must be a non-empty string without spaces")
+  end
+  server.azure:set_ad_token(token)
+  return ok()
+end
+
 handlers["GET /_fake/state"] = function(server)
   local s = server.store
   return ok({
     pid = server.pid, port = server.port, base_url = server.base_url, data_dir = server.data_dir,
+    endpoint = server.endpoint, azure = server.azure ~= nil,
+    api_version = server.azure and server.azure.api_version or nil,
     connections_open = server.open_conns, connections_total = server.conn_seq,
     requests_logged = server.log.next_seq - 1,
     files = #s.files.list, uploads = #s.uploads.list, jobs = #s.jobs.list, models = #s.models.list,
