@@ -125,9 +125,9 @@ describe("core module", function()
 end)
 
 describe("core.new", function()
-  it("needs an api_key string without CR, LF or NUL, and never echoes it", function()
-    assert.has_error(function() core.new{} end, "bad argument #1 to 'new' (api_key must be a non-empty string)")
-    assert.has_error(function() core.new{ api_key = "" } end)
+  it("takes an api_key string without CR, LF or NUL, and never echoes it", function()
+    assert.has_error(function() core.new{ api_key = "" } end,
+      "bad argument #1 to 'new' (api_key must be a non-empty string)")
     assert.has_error(function() core.new{ api_key = 42 } end,
       "bad argument #1 to 'new' (api_key must be a string, got number)")
     for _, bad in ipairs({ KEY .. "\r\nX-Evil: 1", KEY .. "\n", KEY .. "\0tail" }) do
@@ -137,6 +137,22 @@ describe("core.new", function()
       assert.is_nil(err:find(KEY, 1, true))
     end
     assert.has_error(function() core.new("sk") end)
+    -- without one (a token provider sets it later) requests go out without a credential
+    core.new{}:close()
+  end)
+
+  it("takes a header name and a scheme for the credential", function()
+    for _, case in ipairs({
+      { { auth_header = "api key" }, "auth_header must be a header name (a token)" },
+      { { auth_header = "" }, "auth_header must be a header name (a token)" },
+      { { auth_header = 7 }, "auth_header must be a string, got number" },
+      { { auth_scheme = "Bearer token" }, "auth_scheme must be empty or a scheme name (a token)" },
+      { { auth_scheme = false }, "auth_scheme must be a string, got boolean" },
+    }) do
+      local ok, err = pcall(function() core.new(case[1]) end)
+      assert.is_false(ok)
+      assert.equals("bad argument #1 to 'new' (" .. case[2] .. ")", (err:gsub("^[^:]*:%d+: ", "")))
+    end
   end)
 
   it("raises bad argument errors that name the option", function()
@@ -1106,5 +1122,77 @@ describe("client handle behind nginx (TLS, HTTP/2, gzip, client certificates)", 
     assert.is_nil(res)
     assert.equals("proxy", err.kind)
     h:close()
+  end)
+end)
+
+describe("the credential", function()
+  local server, h
+
+  setup(function() server = fake_server.start() end)
+  before_each(function() server:reset() end)
+  after_each(function() if h then h:close() end end)
+
+  local function get(handle, headers)
+    return assert(handle:request{ method = "GET", url = server.base_url .. "/models", headers = headers })
+  end
+
+  it("goes in the header and with the scheme it is given, and only there", function()
+    h = core.new{ api_key = KEY, auth_header = "api-key", auth_scheme = "" }
+    get(h)
+    local sent = server:last_request().headers
+    assert.equals(KEY, sent["api-key"])
+    assert.is_nil(sent.authorization)
+    h:close()
+    h = core.new{ api_key = KEY, auth_header = "X-Gateway-Key", auth_scheme = "Token" }
+    get(h)
+    assert.equals("Token " .. KEY, server:last_request().headers["x-gateway-key"])
+  end)
+
+  it("cannot be set or overridden per request, in any case", function()
+    h = core.new{ api_key = KEY, auth_header = "api-key", auth_scheme = "" }
+    for _, name in ipairs({ "api-key", "API-Key", "Authorization", "authorization" }) do
+      local res, err = h:request{ method = "GET", url = server.base_url .. "/models", headers = { [name] = "x" } }
+      assert.is_nil(res)
+      assert.equals("invalid_request", err.kind)
+      assert.equals("the " .. name .. " header carries the client's credential and cannot be set per request",
+        err.message)
+    end
+    assert.equals(0, #server:requests())
+  end)
+
+  it("is not sent before there is one, and set_credential replaces it for the next exchanges only", function()
+    h = core.new{}
+    local res = get(h)
+    assert.equals(401, res.status)
+    assert.is_nil(server:last_request().headers.authorization)
+    assert.is_true(h:set_credential("tok-1"))
+    get(h)
+    assert.equals("Bearer tok-1", server:last_request().headers.authorization)
+    -- an exchange in flight keeps the credential it started with
+    local id = assert(h:start{ method = "GET", url = server.base_url .. "/models",
+      headers = { ["x-fake-fault"] = "stall;seconds=0.3" } })
+    h:poll(0.1) -- sent, and waiting for the answer
+    h:set_credential("tok-2")
+    local done = h:poll()
+    assert.equals(id, done[1].id)
+    assert.equals(200, done[1].res.status)
+    assert.equals("Bearer tok-1", server:last_request().headers.authorization)
+    get(h)
+    assert.equals("Bearer tok-2", server:last_request().headers.authorization)
+  end)
+
+  it("set_credential refuses what cannot be one header line, without echoing it", function()
+    h = core.new{ api_key = KEY }
+    for _, bad in ipairs({ "", KEY .. "\r\nX: y", KEY .. "\0" }) do
+      local ok, err = pcall(function() h:set_credential(bad) end)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'set_credential' %(credential must", err)
+      assert.is_nil(err:find(KEY, 1, true))
+    end
+    assert.has_error(function() h:set_credential(42) end)
+    h:close()
+    local res, err = h:set_credential("tok")
+    assert.is_nil(res)
+    assert.equals("closed", err.kind)
   end)
 end)

@@ -11,9 +11,8 @@
 #include "client.h"
 #include "core.h"
 #include "errors.h"
+#include "headers.h"
 #include "transfer.h"
-
-#define AUTH_PREFIX "Authorization: Bearer "
 
 /* ---- easy handle pool ---- */
 
@@ -58,6 +57,13 @@ static void free_secret(char **s) {
   }
 }
 
+/* The api_key must fit in one header line; never echo it when it does not. */
+static void check_api_key(lua_State *L, const char *key, size_t len) {
+  if (len == 0) oft_arg_fail(L, 1, "", "api_key", "must be a non-empty string");
+  if (strlen(key) != len || strpbrk(key, "\r\n") != NULL)
+    oft_arg_fail(L, 1, "", "api_key", "must not contain CR, LF or NUL");
+}
+
 /* ---- the close path ---- */
 
 static void release_list(oft_transfer **list) {
@@ -85,8 +91,7 @@ static void client_close(oft_client *c) {
     curl_share_cleanup(c->share);
     c->share = NULL;
   }
-  free_secret(&c->auth);
-  c->key = NULL;
+  oft_auth_free(&c->auth);
   free_secret(&c->proxy_password);
   free_secret(&c->key_password);
   free(c->proxy_url);
@@ -104,7 +109,7 @@ static void client_close(oft_client *c) {
 
 static int core_new(lua_State *L) {
   oft_client *c;
-  const char *key, *version;
+  const char *key, *version, *auth_header, *auth_scheme;
   const char *proxy_url = NULL, *proxy_user = NULL, *proxy_pass = NULL, *no_proxy = NULL;
   const char *ca_file = NULL, *ca_path = NULL, *cert = NULL, *keyf = NULL, *keypass = NULL;
   size_t key_len = 0;
@@ -118,9 +123,15 @@ static int core_new(lua_State *L) {
 
   /* read every option first: a raise here has acquired nothing */
   key = oft_arg_string(L, 1, "api_key", 1, "", &key_len);
-  if (key == NULL || key_len == 0) oft_arg_fail(L, 1, "", "api_key", "must be a non-empty string");
-  if (strlen(key) != key_len || strpbrk(key, "\r\n") != NULL)
-    oft_arg_fail(L, 1, "", "api_key", "must not contain CR, LF or NUL");
+  if (key != NULL) check_api_key(L, key, key_len);
+  auth_header = oft_arg_string(L, 1, "auth_header", 1, "", NULL);
+  if (auth_header == NULL) auth_header = "Authorization";
+  else if (!oft_header_is_token(auth_header, strlen(auth_header)))
+    oft_arg_fail(L, 1, "", "auth_header", "must be a header name (a token)");
+  auth_scheme = oft_arg_string(L, 1, "auth_scheme", 1, "", NULL);
+  if (auth_scheme == NULL) auth_scheme = "Bearer";
+  else if (*auth_scheme != '\0' && !oft_header_is_token(auth_scheme, strlen(auth_scheme)))
+    oft_arg_fail(L, 1, "", "auth_scheme", "must be empty or a scheme name (a token)");
   oft_client_read_limits(L, 1, 1, "", &lim);
   version = oft_arg_string(L, 1, "http_version", 1, "", NULL);
   if (version != NULL) {
@@ -169,15 +180,12 @@ static int core_new(lua_State *L) {
   c->cert_file = dup_opt(cert, &failed);
   c->key_file = dup_opt(keyf, &failed);
   c->key_password = dup_opt(keypass, &failed);
-  c->auth = (char *)malloc(sizeof(AUTH_PREFIX) + key_len);
-  if (c->auth != NULL) {
-    memcpy(c->auth, AUTH_PREFIX, sizeof(AUTH_PREFIX) - 1);
-    memcpy(c->auth + sizeof(AUTH_PREFIX) - 1, key, key_len + 1);
-    c->key = c->auth + sizeof(AUTH_PREFIX) - 1;
-  }
+  if (!oft_auth_init(&c->auth, auth_header, auth_scheme) ||
+      (key != NULL && !oft_auth_set(&c->auth, key, key_len)))
+    failed = 1;
   c->share = curl_share_init();
   c->multi = curl_multi_init();
-  if (failed || c->auth == NULL || c->share == NULL || c->multi == NULL) {
+  if (failed || c->share == NULL || c->multi == NULL) {
     client_close(c);
     oft_memory_error(L);
   }
@@ -457,6 +465,26 @@ static int c_pending(lua_State *L) {
   return 1;
 }
 
+/*
+ * h:set_credential(secret) -> true: the credential of every exchange started
+ * from now on (a refreshed token). Exchanges in flight keep the one they
+ * started with.
+ */
+static int c_set_credential(lua_State *L) {
+  oft_client *c = check_client(L);
+  size_t len = 0;
+  const char *s;
+  luaL_checktype(L, 2, LUA_TSTRING); /* a number is no token */
+  s = lua_tolstring(L, 2, &len);
+  if (len == 0) return luaL_argerror(L, 2, "credential must be a non-empty string");
+  if (strlen(s) != len || strpbrk(s, "\r\n") != NULL)
+    return luaL_argerror(L, 2, "credential must not contain CR, LF or NUL");
+  if (c->multi == NULL) return push_closed(L);
+  if (!oft_auth_set(&c->auth, s, len)) oft_memory_error(L);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int c_close(lua_State *L) {
   oft_client *c = check_client(L);
   if (c->busy) return luaL_error(L, "close called from inside a progress callback of the same client");
@@ -481,7 +509,7 @@ static int c_tostring(lua_State *L) {
 void oft_client_open(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"request", c_request}, {"start", c_start}, {"poll", c_poll}, {"cancel", c_cancel},
-    {"pending", c_pending}, {"close", c_close}, {NULL, NULL}};
+    {"pending", c_pending}, {"set_credential", c_set_credential}, {"close", c_close}, {NULL, NULL}};
   static const luaL_Reg metamethods[] = {
     {"__gc", c_gc}, {"__close", c_close}, {"__tostring", c_tostring}, {NULL, NULL}};
   luaL_newmetatable(L, OFT_CLIENT_MT);

@@ -3,7 +3,7 @@
  *
  * One client owns a CURLM (connection cache, keep-alive, HTTP/2 multiplexing,
  * the connection bound), a CURLSH (DNS and TLS sessions shared by its easy
- * handles), a few idle easy handles for reuse, the API key, and every exchange
+ * handles), a few idle easy handles for reuse, the credential, and every exchange
  * in flight. `h:request` and `h:start` + `h:poll` are two drivers of the same
  * machine: one setup (transfer.c) and one result collection for both.
  *
@@ -17,6 +17,7 @@
 
 #include <curl/curl.h>
 
+#include "auth.h"
 #include "compat.h"
 
 #define OFT_CLIENT_MT "openai.finetunes.core.client"
@@ -36,8 +37,7 @@ typedef struct oft_limits {
 typedef struct oft_client {
   CURLM *multi;            /* NULL once closed: the "closed" mark */
   CURLSH *share;
-  char *auth;              /* "Authorization: Bearer <key>": the only copy of the key we own */
-  const char *key;         /* points into auth; redacted from messages and traces */
+  oft_auth auth;           /* the credential line; auth.secret is redacted from messages and traces */
   oft_limits limits;
   long http_version;       /* CURL_HTTP_VERSION_* */
   int compression, verbose, tls_verify;

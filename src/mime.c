@@ -22,13 +22,13 @@ typedef struct field {
 } field;
 
 static int fail(lua_State *L, oft_transfer *t, const char *kind, const char *message) {
-  oft_error_push(L, kind, message, -1, t->client->key);
+  oft_error_push(L, kind, message, -1, t->client->auth.secret);
   return 0;
 }
 
 static int fail_errno(lua_State *L, oft_transfer *t, const char *what, const char *path, int e) {
   lua_pushfstring(L, "%s %s: %s", what, path, strerror(e));
-  oft_error_push(L, "io", lua_tostring(L, -1), -1, t->client->key);
+  oft_error_push(L, "io", lua_tostring(L, -1), -1, t->client->auth.secret);
   lua_remove(L, -2);
   return 0;
 }

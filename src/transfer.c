@@ -66,7 +66,7 @@ static int ieq(const char *a, size_t alen, const char *b) {
 }
 
 static int fail(lua_State *L, oft_transfer *t, const char *kind, const char *message) {
-  oft_error_push(L, kind, message, -1, t->client->key);
+  oft_error_push(L, kind, message, -1, t->client->auth.secret);
   return 0;
 }
 
@@ -184,19 +184,11 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
   return stop || t->cancelled; /* the callback may have cancelled its own exchange */
 }
 
-/* Finds "authorization:" (any case) in a trace line; returns the offset after ':' or 0. */
-static size_t auth_value_at(const char *s, size_t n) {
-  static const char word[] = "authorization:";
-  size_t w = sizeof(word) - 1, i;
-  for (i = 0; i + w <= n; i++)
-    if (ieq(s + i, w, word)) return i + w;
-  return 0;
-}
-
-static void trace_line(const char *prefix, const char *s, size_t n, const char *key) {
-  size_t klen = key != NULL ? strlen(key) : 0, i = 0, cut = auth_value_at(s, n);
+static void trace_line(const char *prefix, const char *s, size_t n, const oft_auth *auth) {
+  const char *key = auth->secret;
+  size_t klen = key != NULL ? strlen(key) : 0, i = 0, cut = oft_auth_value_at(auth, s, n);
   fputs(prefix, stderr);
-  if (cut > 0) { /* Authorization, Proxy-Authorization, "h2h3 [authorization: ...]" */
+  if (cut > 0) { /* Authorization, Proxy-Authorization, api-key, "h2h3 [authorization: ...]" */
     fwrite(s, 1, cut, stderr);
     fputs(" [redacted]\n", stderr);
     return;
@@ -227,7 +219,7 @@ static int on_debug(CURL *easy, curl_infotype type, char *raw, size_t size, void
     const char *stop = nl != NULL ? nl : end;
     size_t n = (size_t)(stop - data);
     if (n > 0 && data[n - 1] == '\r') n--;
-    if (n > 0) trace_line(prefix, data, n, c->key);
+    if (n > 0) trace_line(prefix, data, n, &c->auth);
     data = nl != NULL ? nl + 1 : end;
   }
   return 0;
@@ -278,14 +270,18 @@ static void append_header(lua_State *L, oft_transfer *t, const char *line) {
 }
 
 /*
- * The header list: our Authorization line first, then req.headers (checked:
- * names are tokens, values carry no CR/LF/NUL, no Authorization from Lua),
+ * The header list: our credential line first (when the client has one), then
+ * req.headers (checked: names are tokens, values carry no CR/LF/NUL, no
+ * Authorization and no header of the client's credential from Lua),
  * then "Expect:" so libcurl never waits for a 100-continue, and "Content-Type:"
  * for a request without a body (SDK parity: a body-less POST has none).
  */
 static int build_headers(lua_State *L, oft_transfer *t, int headers, int arg, int multipart, int no_body) {
   int has_expect = 0, has_content_type = 0;
-  append_header(L, t, t->client->auth);
+  if (t->client->auth.line != NULL) {
+    append_header(L, t, t->client->auth.line);
+    t->auth_copied = 1;
+  }
   if (headers != 0) {
     lua_pushnil(L);
     while (lua_next(L, headers) != 0) {
@@ -306,10 +302,10 @@ static int build_headers(lua_State *L, oft_transfer *t, int headers, int arg, in
         lua_pop(L, 3); /* the name stays alive as a key of the table */
         return FAILF(L, t, "invalid_request", "header %s: value contains CR, LF or NUL", name);
       }
-      if (ieq(name, nlen, "authorization")) {
-        lua_pop(L, 3);
-        return fail(L, t, "invalid_request",
-                    "the Authorization header comes from api_key and cannot be set per request");
+      if (oft_auth_is_credential_header(&t->client->auth, name, nlen)) {
+        lua_pop(L, 3); /* the name stays alive as a key of the table */
+        return FAILF(L, t, "invalid_request",
+                     "the %s header carries the client's credential and cannot be set per request", name);
       }
       if (ieq(name, nlen, "expect")) has_expect = 1;
       if (ieq(name, nlen, "content-type")) has_content_type = 1;
@@ -512,7 +508,7 @@ static void push_failure(lua_State *L, oft_transfer *t) {
       lua_pushfstring(L, "progress callback raised an error: %s", lua_tostring(L, -1));
     else
       lua_pushfstring(L, "progress callback raised a %s value", luaL_typename(L, -1));
-    oft_error_push(L, "aborted", lua_tostring(L, -1), -1, c->key);
+    oft_error_push(L, "aborted", lua_tostring(L, -1), -1, c->auth.secret);
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "callback_error");
     lua_replace(L, -3);
@@ -529,7 +525,7 @@ static void push_failure(lua_State *L, oft_transfer *t) {
     oft_error_push(L, "too_large", msg, -1, NULL);
   } else if (t->sink_errno != 0) {
     lua_pushfstring(L, "cannot write %s: %s", t->sink, strerror(t->sink_errno));
-    oft_error_push(L, "io", lua_tostring(L, -1), -1, c->key);
+    oft_error_push(L, "io", lua_tostring(L, -1), -1, c->auth.secret);
     lua_remove(L, -2);
   } else if (t->source.read_errno != 0) {
     lua_pushfstring(L, "reading the upload failed: %s", strerror(t->source.read_errno));
@@ -539,7 +535,7 @@ static void push_failure(lua_State *L, oft_transfer *t) {
     oft_error_push(L, "io", "out of memory while receiving the response", (int)rc, NULL);
   } else {
     const char *message = t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(rc);
-    oft_error_push(L, oft_error_kind(rc, message), message, (int)rc, c->key);
+    oft_error_push(L, oft_error_kind(rc, message), message, (int)rc, c->auth.secret);
   }
 }
 
@@ -620,18 +616,17 @@ static void unref(lua_State *L, oft_client *c, int *ref) {
 
 void oft_transfer_release(lua_State *L, oft_transfer *t) {
   oft_client *c = t->client;
-  struct curl_slist *auth = t->headers;
+  struct curl_slist *auth = t->auth_copied ? t->headers : NULL;
   if (c->staging == t) c->staging = NULL;
   if (t->easy != NULL) { /* reset first: the easy handle must not point at what we free */
     oft_client_give_easy(c, t->easy);
     t->easy = NULL;
   }
   oft_mime_release(t);
-  if (auth != NULL) { /* our copy of the key: wipe it before it goes back to malloc */
+  if (auth != NULL) /* our copy of the credential: wipe it before it goes back to malloc */
     oft_wipe(auth->data, strlen(auth->data));
-    curl_slist_free_all(t->headers);
-    t->headers = NULL;
-  }
+  curl_slist_free_all(t->headers);
+  t->headers = NULL;
   buf_free(&t->body);
   buf_free(&t->head);
   if (t->sink_file != NULL) { /* never finished: nothing may be left behind */

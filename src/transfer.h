@@ -31,7 +31,8 @@ struct oft_transfer {
   lua_Integer id;
   int state;
   CURLcode result;
-  struct curl_slist *headers; /* the first node is the Authorization line */
+  struct curl_slist *headers; /* the first node is the credential line when auth_copied */
+  int auth_copied;
   curl_mime *mime;
   oft_source source;          /* multipart file slice or string (mime.c) */
   int body_ref, data_ref, progress_ref, error_ref; /* in the client's refs table */

@@ -2,8 +2,8 @@
 -- object over the C core's client handle (libcurl multi + share handles).
 --
 -- Everything happens in C (src/client.c, src/transfer.c): keep-alive and HTTP/2
--- multiplexing across calls, the API key (kept in C, written only into the
--- Authorization header), timeouts, proxy, TLS, multipart streamed from disk,
+-- multiplexing across calls, the credential (kept in C, written only into its
+-- header: Authorization, or api-key for Azure), timeouts, proxy, TLS, multipart streamed from disk,
 -- downloads streamed to a sink, progress callbacks, concurrent exchanges. This
 -- file only gives the handle the transport shape of HACKING.md. Checking option
 -- values beyond their types is the client layer's job.
@@ -16,7 +16,7 @@ local M = { _VERSION = core._VERSION }
 local Transport = {}
 Transport.__index = Transport
 
---- new(opts) -> transport. opts as core.new: api_key (required), timeout,
+--- new(opts) -> transport. opts as core.new: api_key, auth_header, auth_scheme, timeout,
 -- connect_timeout, idle_timeout, http_version, compression, proxy, tls,
 -- max_connections, max_response_bytes, verbose. Bad types raise.
 function M.new(opts)
@@ -41,6 +41,12 @@ end
 --- cancel(id) -> true if the exchange was pending (it is never reported).
 function Transport:cancel(id)
   return self.handle:cancel(id)
+end
+
+--- set_credential(secret): the credential of the exchanges started from now on
+-- (a refreshed token); those in flight keep theirs. Bad values raise.
+function Transport:set_credential(secret)
+  return self.handle:set_credential(secret)
 end
 
 --- pending() -> exchanges started and not yet reported.

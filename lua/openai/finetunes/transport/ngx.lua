@@ -446,7 +446,7 @@ local function prepare(self, req)
     local value, herr = check_header(name, req.headers[name])
     if not value then return fail("invalid_request", herr) end
     local lname = lower(name)
-    if not OWN_HEADERS[lname] and not (req.multipart and lname == "content-type") then
+    if not OWN_HEADERS[lname] and lname ~= self.auth_name and not (req.multipart and lname == "content-type") then
       lines[#lines + 1] = name .. ": " .. value .. "\r\n"
       has[lname] = true
     end
@@ -479,7 +479,9 @@ local function prepare(self, req)
 end
 
 --- new(opts) -> transport. Options (seconds for times, as core.new takes them):
--- api_key (required), timeout (600), connect_timeout (10), idle_timeout,
+-- api_key (or set_credential before the first request), auth_header
+-- ("Authorization"), auth_scheme ("Bearer"; "" sends the key alone),
+-- timeout (600), connect_timeout (10), idle_timeout,
 -- proxy = { url, username, password, no_proxy } | url, tls = { verify = true,
 -- server_name }, max_connections (keep-alive pool size per host, default
 -- nginx's lua_socket_pool_size), keepalive_timeout (idle seconds in the pool,
@@ -491,8 +493,15 @@ function M.new(opts)
     error("openai.finetunes.transport.ngx needs nginx with lua-nginx-module (no ngx.socket.tcp here)", 2)
   end
   local key = opts.api_key
-  if type(key) ~= "string" or key == "" or find(key, "[%z\r\n]") then
+  if key ~= nil and (type(key) ~= "string" or key == "" or find(key, "[%z\r\n]")) then
     error("bad argument #1 to 'new' (api_key must be a non-empty string without CR, LF or NUL)", 2)
+  end
+  local auth_header, auth_scheme = opts.auth_header or "Authorization", opts.auth_scheme or "Bearer"
+  if type(auth_header) ~= "string" or not match(auth_header, "^[!#$%%&'*+%-.^_`|~%w]+$") then
+    error("bad argument #1 to 'new' (auth_header must be a header name (a token))", 2)
+  end
+  if type(auth_scheme) ~= "string" or not match(auth_scheme, "^[!#$%%&'*+%-.^_`|~%w]*$") then
+    error("bad argument #1 to 'new' (auth_scheme must be empty or a scheme name (a token))", 2)
   end
   local tls = opts.tls or {}
   if type(tls) ~= "table" then error("bad argument #1 to 'new' (tls must be a table)", 2) end
@@ -514,20 +523,32 @@ function M.new(opts)
     keepalive_ms = opts.keepalive_timeout and ms(opts.keepalive_timeout) or nil,
     proxy = proxy_config(opts.proxy),
     tls_sessions = {},
+    auth_name = lower(auth_header),
     threads = {},
     next_id = 0,
   }, Transport)
-  local authorization = "Authorization: Bearer " .. key .. "\r\n"
+  local prefix = auth_header .. ": " .. (auth_scheme ~= "" and auth_scheme .. " " or "")
+  local authorization = key and (prefix .. key .. "\r\n") or nil
   key = nil -- luacheck: ignore 311
 
-  -- The only function that sees the key: it lives in this closure, never in a field.
+  -- The credential of the requests that start from now on (a refreshed token).
+  -- It lives in this closure, never in a field.
+  self.set_credential = function(_, secret)
+    if type(secret) ~= "string" or secret == "" or find(secret, "[%z\r\n]") then
+      error("bad argument #1 to 'set_credential' (credential must be a non-empty string without CR, LF or NUL)", 2)
+    end
+    authorization = prefix .. secret .. "\r\n"
+    return true
+  end
+
+  -- The only function that sends the key.
   self.request = function(this, req)
     if this.closed then return fail("closed", "the transport was closed") end
     local perr = M.phase_error()
     if perr then return nil, perr end
     local u, proxy, c, head, body_parts, mp = prepare(this, req)
     if not u then return nil, proxy end
-    head[#head + 1] = authorization
+    if authorization then head[#head + 1] = authorization end
     head[#head + 1] = "\r\n"
     ngx.update_time()
     local deadline = ngx.now() + c.timeout

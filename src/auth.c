@@ -1,0 +1,86 @@
+/* auth.c: the credential header line (see auth.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "core.h"
+
+static char *dup_string(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = (char *)malloc(n);
+  if (d != NULL) memcpy(d, s, n);
+  return d;
+}
+
+static unsigned char lower(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
+}
+
+/* s[0..n) equals word (NUL-terminated), ignoring ASCII case. */
+static int same_word(const char *s, size_t n, const char *word) {
+  size_t i;
+  if (n != strlen(word)) return 0;
+  for (i = 0; i < n; i++)
+    if (lower((unsigned char)s[i]) != lower((unsigned char)word[i])) return 0;
+  return 1;
+}
+
+int oft_auth_init(oft_auth *a, const char *name, const char *scheme) {
+  memset(a, 0, sizeof *a);
+  a->name = dup_string(name);
+  a->scheme = dup_string(scheme);
+  return a->name != NULL && a->scheme != NULL;
+}
+
+static void wipe_line(oft_auth *a) {
+  if (a->line != NULL) {
+    oft_wipe(a->line, strlen(a->line));
+    free(a->line);
+  }
+  a->line = NULL;
+  a->secret = NULL;
+}
+
+int oft_auth_set(oft_auth *a, const char *secret, size_t len) {
+  size_t nlen = strlen(a->name), slen = strlen(a->scheme);
+  size_t head = nlen + 2 + (slen > 0 ? slen + 1 : 0); /* "name: " [+ "scheme "] */
+  char *line = (char *)malloc(head + len + 1);
+  if (line == NULL) return 0;
+  memcpy(line, a->name, nlen);
+  memcpy(line + nlen, ": ", 2);
+  if (slen > 0) {
+    memcpy(line + nlen + 2, a->scheme, slen);
+    line[nlen + 2 + slen] = ' ';
+  }
+  memcpy(line + head, secret, len);
+  line[head + len] = '\0';
+  wipe_line(a);
+  a->line = line;
+  a->secret = line + head;
+  return 1;
+}
+
+void oft_auth_free(oft_auth *a) {
+  wipe_line(a);
+  free(a->name);
+  free(a->scheme);
+  a->name = a->scheme = NULL;
+}
+
+int oft_auth_is_credential_header(const oft_auth *a, const char *name, size_t n) {
+  return same_word(name, n, "authorization") || (a->name != NULL && same_word(name, n, a->name));
+}
+
+/* The offset just past "word:" found anywhere in s[0..n), ignoring case, or 0. */
+static size_t after_word(const char *s, size_t n, const char *word) {
+  size_t w = strlen(word), i;
+  for (i = 0; w > 0 && i + w < n; i++)
+    if (s[i + w] == ':' && same_word(s + i, w, word)) return i + w + 1;
+  return 0;
+}
+
+size_t oft_auth_value_at(const oft_auth *a, const char *s, size_t n) {
+  size_t at = after_word(s, n, "authorization");
+  if (at == 0 && a->name != NULL) at = after_word(s, n, a->name);
+  return at;
+}

@@ -1,0 +1,43 @@
+/*
+ * auth.h: the credential a client sends with every request, and the only
+ * place that knows how it is spelled on the wire.
+ *
+ * A credential is one header line, "Name: Scheme secret" or "Name: secret":
+ * "Authorization: Bearer sk-..." for OpenAI, "api-key: ..." for an Azure key,
+ * "Authorization: Bearer <Entra token>" for Azure AD. The line is the only
+ * copy of the secret the core owns; replacing or freeing it wipes the old
+ * one first. Every exchange copies the line when it starts, so replacing the
+ * credential (a refreshed token) never changes a request already in flight.
+ * No Lua, no libcurl.
+ */
+#ifndef OFT_AUTH_H
+#define OFT_AUTH_H
+
+#include <stddef.h>
+
+typedef struct oft_auth {
+  char *name;         /* header name, as given ("Authorization", "api-key") */
+  char *scheme;       /* "Bearer", or "" to send the secret as the whole value */
+  char *line;         /* "name: scheme secret"; NULL until a secret is set */
+  const char *secret; /* points into line; redacted from messages and traces */
+} oft_auth;
+
+/* Copies name and scheme; 0 when out of memory (a is then left for oft_auth_free). */
+int oft_auth_init(oft_auth *a, const char *name, const char *scheme);
+
+/* Replaces the secret (len bytes, no NUL/CR/LF: the caller checks); 0 when out of memory, a unchanged. */
+int oft_auth_set(oft_auth *a, const char *secret, size_t len);
+
+/* Wipes and frees everything; idempotent. */
+void oft_auth_free(oft_auth *a);
+
+/* True when header `name` (n bytes, any case) carries a credential: Authorization or ours. */
+int oft_auth_is_credential_header(const oft_auth *a, const char *name, size_t n);
+
+/*
+ * In a trace line, the offset just past "authorization:" or "<our name>:"
+ * (any case, anywhere: "Proxy-Authorization:", HTTP/2's "[api-key: ...]"), or 0.
+ */
+size_t oft_auth_value_at(const oft_auth *a, const char *s, size_t n);
+
+#endif /* OFT_AUTH_H */
