@@ -14,7 +14,10 @@ local POLL = tonumber(os.getenv("POLL_INTERVAL") or "") or 5
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 local data = arg and arg[1] or (here .. "/data/train.jsonl")
 
-local client = ft.new() -- key and base URL from OPENAI_API_KEY / OPENAI_BASE_URL
+-- Key and base URL from OPENAI_API_KEY / OPENAI_BASE_URL. On Azure OpenAI this
+-- line is the only change: ft.new{ provider = "azure" } (AZURE_OPENAI_ENDPOINT,
+-- AZURE_OPENAI_API_KEY; README "After January 2027").
+local client = ft.new()
 
 -- Every call returns result, meta or nil, err; this stops the script on err.
 local function must(result, err_or_meta)

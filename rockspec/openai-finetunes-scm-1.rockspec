@@ -58,6 +58,7 @@ build = {
       ["openai.finetunes.config"] = "lua/openai/finetunes/config.lua",
       ["openai.finetunes.endpoints"] = "lua/openai/finetunes/endpoints.lua",
       ["openai.finetunes.errors"] = "lua/openai/finetunes/errors.lua",
+      ["openai.finetunes.fake.azure"] = "lua/openai/finetunes/fake/azure.lua",
       ["openai.finetunes.fake.catalog"] = "lua/openai/finetunes/fake/catalog.lua",
       ["openai.finetunes.fake.check"] = "lua/openai/finetunes/fake/check.lua",
       ["openai.finetunes.fake.clock"] = "lua/openai/finetunes/fake/clock.lua",
@@ -92,9 +93,11 @@ build = {
       ["openai.finetunes.multipart"] = "lua/openai/finetunes/multipart.lua",
       ["openai.finetunes.paginate"] = "lua/openai/finetunes/paginate.lua",
       ["openai.finetunes.payloads"] = "lua/openai/finetunes/payloads.lua",
+      ["openai.finetunes.provider"] = "lua/openai/finetunes/provider.lua",
       ["openai.finetunes.retry"] = "lua/openai/finetunes/retry.lua",
       ["openai.finetunes.retry_after"] = "lua/openai/finetunes/retry_after.lua",
       ["openai.finetunes.scheduler"] = "lua/openai/finetunes/scheduler.lua",
+      ["openai.finetunes.token_auth"] = "lua/openai/finetunes/token_auth.lua",
       ["openai.finetunes.training_data"] = "lua/openai/finetunes/training_data.lua",
       ["openai.finetunes.transport.curl"] = "lua/openai/finetunes/transport/curl.lua",
       ["openai.finetunes.transport.ngx"] = "lua/openai/finetunes/transport/ngx.lua",
@@ -105,6 +108,7 @@ build = {
       ["openai.finetunes.core"] = {
         sources = {
           "src/args.c",
+          "src/auth.c",
           "src/client.c",
           "src/compat.c",
           "src/core.c",

@@ -66,7 +66,7 @@ describe("ngx transport outside nginx", function()
 end)
 
 describe("ngx transport in nginx", function()
-  local srv, workdir, proxy_pid, proxy_port, fake
+  local srv, workdir, proxy_pid, proxy_port, fake, azure
 
   setup(function()
     workdir = os.tmpname()
@@ -75,8 +75,9 @@ describe("ngx transport in nginx", function()
     local tls = require("spec.support.certs").self_signed(workdir)
     -- the fake OpenAI server; its job clock runs 4x: a job takes ~2 s of real time
     fake = require("spec.support.fake_server").start({ speed = 4 })
+    azure = require("spec.support.fake_server").start({ azure = true, ad_token = "tok-1" })
     srv = openresty.start({ http = HTTP:format(tls.cert), server = SERVER, tls = tls,
-      vars = { fake_base_url = fake.base_url } })
+      vars = { fake_base_url = fake.base_url, fake_azure_endpoint = azure.endpoint } })
     -- a CONNECT proxy with credentials, for https through a proxy
     local lua = os.getenv("OFT_LUA") or "lua5.4"
     proxy_pid = openresty.spawn(string.format("%s %s/spec/support/connect_proxy.lua %s/proxy.port user:secret",
@@ -113,6 +114,35 @@ describe("ngx transport in nginx", function()
     assert.are.equal("GET /backend/echo HTTP/1.1", out.request_line)
     assert.is_false(out.key_visible)
     assert.are.equal("application/json", out.content_type)
+  end)
+
+  it("sends the credential in the header it is given, and replaces it with set_credential", function()
+    local out = get_json(srv, "/case/credential")
+    assert.are.equal("sk-ngx-spec-0123456789", out.api_key)
+    assert.is_nil(out.authorization)
+    assert.are.equal("none", out.before)
+    assert.are.equal("Bearer tok-1", out.after)
+    assert.is_true(out.bad_refused)
+  end)
+
+  it("runs Azure OpenAI with a token provider, refreshing after a 401 (request and start/poll)", function()
+    azure:reset()
+    local out = get_json(srv, "/case/azure")
+    assert.are.equal("processed", out.refreshed_status)
+    assert.are.equal(3, out.calls_after_refresh)
+    assert.are.equal(0, out.batch_failed)
+    assert.is_true(out.batch_first)
+    assert.is_true(out.deleted)
+    assert.are.equal(404, out.gone_status)
+    assert.is_true(out.gone_has_request_id)
+    local reqs = azure:requests()
+    local refused = 0
+    for _, r in ipairs(reqs) do
+      assert.matches("^/openai/", r.path)
+      assert.are.equal("2024-10-21", r.params["api-version"])
+      if r.status == 401 then refused = refused + 1 end
+    end
+    assert.are.equal(2, refused) -- the single call, and the first call of the batch
   end)
 
   it("keeps connections alive and closes one after a broken answer", function()

@@ -105,7 +105,8 @@ function H.run_lua(code, env, args)
   H.write(script, code)
   local parts = { "env" }
   for _, name in ipairs({ "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID",
-    "OPENAI_CUSTOM_HEADERS" }) do
+    "OPENAI_CUSTOM_HEADERS", "OPENAI_API_TYPE", "OPENAI_API_VERSION", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_AD_TOKEN" }) do
     parts[#parts + 1] = "-u " .. name
   end
   for name, value in pairs(env or {}) do

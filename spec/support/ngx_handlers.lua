@@ -475,6 +475,71 @@ function cases.workflow()
   return out
 end
 
+-- The credential in another header (Azure's api-key), and replaced with set_credential.
+function cases.credential()
+  local t = new_transport({ auth_header = "api-key", auth_scheme = "" })
+  local res, err = t:request({ method = "GET", url = self_url("/backend/echo"),
+    headers = { ["API-Key"] = "not-this-one", Authorization = "Bearer not-this-one-either" } })
+  if not res then return { err = err_table(err) } end
+  local seen = core.json_decode(res.body).headers
+  local bearer = ngx_transport.new({})
+  local before = core.json_decode(assert(bearer:request({ method = "GET", url = self_url("/backend/echo") })).body)
+  bearer:set_credential("tok-1")
+  local after = core.json_decode(assert(bearer:request({ method = "GET", url = self_url("/backend/echo") })).body)
+  local ok, bad = pcall(bearer.set_credential, bearer, "tok\r\nX: y")
+  return {
+    api_key = seen["api-key"], authorization = seen.authorization,
+    before = before.headers.authorization or "none", after = after.headers.authorization,
+    bad_refused = not ok and tostring(bad):find("credential must be", 1, true) ~= nil,
+  }
+end
+
+-- Azure OpenAI (the fake server's Azure mode, dated API) with an Entra token
+-- provider, through the public client: the token expires after the upload and
+-- the provider still hands out the old one once; the 401 makes the client ask
+-- again. Batch runs the same over start/poll (ngx.thread).
+function cases.azure()
+  local ft = require("openai.finetunes")
+  local endpoint = ngx.var.fake_azure_endpoint
+  local state = { token = "tok-1", stale = nil, calls = 0 }
+  local client = ft.new({ provider = "azure", endpoint = endpoint, api_version = "2024-10-21", max_retries = 0,
+    azure_ad_token_provider = function()
+      state.calls = state.calls + 1
+      if state.stale then
+        local t = state.stale
+        state.stale = nil
+        return t
+      end
+      return state.token
+    end })
+  local out = { transport = tostring(client:_transport()) }
+  local path = training_file()
+  local file, err = client:upload_file({ file = path, purpose = "fine-tune", filename = "train.jsonl" })
+  os.remove(path)
+  if not file then error("upload_file: " .. tostring(err), 0) end
+  -- the service stops taking tok-1 (the fake's control API, over a cosocket)
+  local sock = ngx.socket.tcp()
+  assert(sock:connect("127.0.0.1", tonumber(endpoint:match(":(%d+)$"))))
+  local body = '{"token":"tok-2"}'
+  assert(sock:send("POST /_fake/ad_token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    .. "Content-Length: " .. #body .. "\r\nConnection: close\r\n\r\n" .. body))
+  sock:receive("*a")
+  sock:close()
+  state.token, state.stale = "tok-2", "tok-1"
+  local got = client:file(file.id)
+  out.refreshed_status = got and got.status
+  out.calls_after_refresh = state.calls
+  state.stale = "tok-1"
+  local results, failed = client:batch({ { "file", file.id }, { "files" } })
+  out.batch_failed, out.batch_first = failed, results[1][1] and results[1][1].id == file.id
+  local deleted = client:delete_file(file.id)
+  out.deleted = deleted and deleted.deleted
+  local _, gone = client:file(file.id)
+  out.gone_status, out.gone_code, out.gone_has_request_id = gone and gone.status, gone and gone.code,
+    gone ~= nil and gone.request_id ~= nil
+  return out
+end
+
 function M.case()
   local name = ngx.var.uri:match("^/case/([%w_]+)")
   local fn = cases[name]

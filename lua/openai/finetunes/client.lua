@@ -13,6 +13,7 @@ local misuse = require("openai.finetunes.misuse")
 local payloads = require("openai.finetunes.payloads")
 local retry = require("openai.finetunes.retry")
 local response_cache = require("openai.finetunes.cache")
+local token_auth = require("openai.finetunes.token_auth")
 
 local type, pairs, ipairs, select, pcall, error = type, pairs, ipairs, select, pcall, error
 local setmetatable, getmetatable, tostring, rawget = setmetatable, getmetatable, tostring, rawget
@@ -123,8 +124,9 @@ local function build_headers(st, row, opts, json)
   if opts.headers then
     for name, value in pairs(opts.headers) do set_header(h, name, value) end
   end
-  if h.authorization then
-    fail("headers must not set Authorization: the transport adds it from api_key")
+  if h.authorization or h[st.auth_name] then
+    fail(format("headers must not set %s: the transport adds the credential itself",
+      h.authorization and "Authorization" or st.auth_header))
   end
   local out = {}
   for _, pair in pairs(h) do out[pair[1]] = pair[2] end
@@ -158,6 +160,16 @@ local function query_string(q)
   return s
 end
 
+-- The client's default_query under the call's own query (the call wins).
+local function with_default_query(st, q)
+  local d = st.default_query
+  if not d then return q end
+  local merged = {}
+  for k, v in pairs(d) do merged[k] = v end
+  for k, v in pairs(q or {}) do merged[k] = v end
+  return merged
+end
+
 -- (st, row, ctx, args...) -> req. ctx.argn tracks the argument being checked
 -- so a misuse names it.
 local function prepare(st, row, ctx, ...)
@@ -170,15 +182,14 @@ local function prepare(st, row, ctx, ...)
   end
   local n = #params
   local check = st.validation and validate[row.name]
-  local body, multipart, query, sink
+  local body, multipart, q, sink
   if row.query then
     n = n + 1
     ctx.argn = n
-    local q = select(n, ...)
+    q = select(n, ...)
     if q ~= nil then
       if type(q) ~= "table" then fail(format("query table expected, got %s", describe(q))) end
       if check then check(q) end
-      query = query_string(q)
     end
   elseif row.body == "json" then
     n = n + 1
@@ -217,6 +228,7 @@ local function prepare(st, row, ctx, ...)
     end
   end
 
+  local query = q and query_string(with_default_query(st, q)) or st.default_query_string
   local url = st.base_url .. path
   if query and query ~= "" then url = url .. "?" .. query end
   return {
@@ -238,7 +250,7 @@ end
 
 local function meta_of(res, attempts)
   local headers = res.headers or {}
-  return { request_id = headers["x-request-id"], status = res.status, headers = headers, attempts = attempts }
+  return { request_id = errors.request_id(headers), status = res.status, headers = headers, attempts = attempts }
 end
 
 -- A transport answer -> result, meta | nil, err.
@@ -406,7 +418,7 @@ end
 
 local function transport_options(r)
   return {
-    api_key = r.api_key,
+    api_key = r.api_key, auth_header = r.auth_header, auth_scheme = r.auth_scheme,
     timeout = r.timeout, connect_timeout = r.connect_timeout, idle_timeout = r.idle_timeout,
     http_version = r.http_version, compression = r.compression,
     proxy = r.proxy, tls = r.tls,
@@ -418,9 +430,12 @@ end
 
 local function make_transport(r)
   local t = r.transport
-  if t and type(t.request) == "function" then return t end
-  local module = t or M.default_transport_module()
-  return module.new(transport_options(r))
+  if not (t and type(t.request) == "function") then
+    local module = t or M.default_transport_module()
+    t = module.new(transport_options(r))
+  end
+  if r.token_provider then t = token_auth.wrap(t, r.token_provider, r.token_provider_name) end
+  return t
 end
 
 local function user_agent(r)
@@ -444,6 +459,10 @@ function M.new(opts)
   local policy = retry.policy(r, "new", 2)
   local st = {
     base_url = r.base_url,
+    provider = r.provider,
+    auth_header = r.auth_header, auth_name = lower(r.auth_header),
+    default_query = r.default_query,
+    default_query_string = r.default_query and query_string(r.default_query) or nil,
     validation = r.validation,
     timeout = r.timeout, connect_timeout = r.connect_timeout, idle_timeout = r.idle_timeout,
     headers = default_headers(r),

@@ -1,14 +1,15 @@
 -- Client options: type checks, defaults, environment fallbacks.
 -- `config.resolve(opts, getenv)` takes the getenv to use so specs can inject one.
 local misuse = require("openai.finetunes.misuse")
+local provider = require("openai.finetunes.provider")
 
-local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
+local type, pairs, tostring = type, pairs, tostring
 local math_type = rawget(math, "type")
 local find, match, gsub, gmatch, format = string.find, string.match, string.gsub, string.gmatch, string.format
 
 local config = {}
 
-config.DEFAULT_BASE_URL = "https://api.openai.com/v1"
+config.DEFAULT_BASE_URL = provider.DEFAULT_BASE_URL
 
 config.DEFAULTS = {
   timeout = 600, connect_timeout = 10, max_retries = 2, validation = true, compression = true,
@@ -104,12 +105,13 @@ local function check_api_key(v, name)
   if find(v, "[\r\n%z]") then fail(name .. " must not contain CR, LF or NUL") end
   -- RFC 6750 b64token: what a Bearer credential may hold. Anything else could
   -- not be sent as is, and a space or ']' would defeat the redaction of the key
-  -- in libcurl's messages and the verbose trace.
+  -- in libcurl's messages and the verbose trace. (Azure keys and Entra JWTs fit.)
   if not find(v, "^[%w%-%._~%+/]+=*$") then
     fail(name .. " must be a bearer token: letters, digits and - . _ ~ + / (then =)")
   end
   return v
 end
+config.check_credential = check_api_key
 
 local function check_optional_value(v, name)
   check_header_value(v, name)
@@ -129,6 +131,58 @@ local function check_tls(v, name)
     verify = check_boolean, ca_file = check_string, ca_path = check_string,
     cert_file = check_string, key_file = check_string, key_password = check_string,
   })
+end
+
+-- (Only the type is named: a token given where its provider goes is a secret.)
+local function check_function(v, name)
+  if type(v) ~= "function" then fail(format("%s must be a function, got %s", name, type(v))) end
+  return v
+end
+
+local function check_token(v, name)
+  if type(v) ~= "string" or not find(v, "^[!#$%%&'*+%-.^_`|~%w]+$") then
+    fail(format("%s must be a header name (a token), got %s", name, describe(v)))
+  end
+  return v
+end
+
+-- auth = { header = "api-key", scheme = "" | "Bearer" | "Token", token_provider = fn }
+local function check_auth(v, name)
+  return check_fields(v, name, {
+    header = check_token,
+    scheme = function(x, n)
+      if x == "" then return x end
+      return check_token(x, n)
+    end,
+    token_provider = check_function,
+  })
+end
+
+-- default_query = { ["api-version"] = "2024-10-21" }: flat, sent on every request.
+local function check_default_query(v, name)
+  check_table(v, name)
+  for k, x in pairs(v) do
+    if type(k) ~= "string" or k == "" then fail(format("%s keys must be non-empty strings", name)) end
+    local t = type(x)
+    if t ~= "string" and t ~= "number" and t ~= "boolean" then
+      fail(format("%s[%q] must be a string, number or boolean, got %s", name, k, describe(x)))
+    end
+  end
+  return v
+end
+
+local function check_provider(v, name)
+  if not provider.NAMES[v] then fail(format('%s must be "openai" or "azure", got %s', name, describe(v))) end
+  return v
+end
+
+-- "2024-10-21", "2025-04-01-preview": sent as a query value, kept plain.
+local function check_api_version(v, name)
+  check_string(v, name)
+  if not find(v, "^[%w][%w%-%._]*$") then
+    fail(format("%s must be a version such as \"2024-10-21\", got %s", name, describe(v)))
+  end
+  return v
 end
 
 local function check_positive_integer(v, name)
@@ -177,6 +231,13 @@ end
 local OPTIONS = {
   api_key = check_api_key,
   base_url = check_base_url,
+  provider = check_provider,
+  endpoint = check_base_url,
+  api_version = check_api_version,
+  azure_ad_token = check_api_key,
+  azure_ad_token_provider = check_function,
+  auth = check_auth,
+  default_query = check_default_query,
   organization = check_optional_value,
   project = check_optional_value,
   timeout = function(v, n) return check_number(v, n, 0) end,
@@ -193,6 +254,7 @@ local OPTIONS = {
   cache = check_cache,
   validation = check_boolean,
   headers = function(v, n) return config.check_headers(v, n) end,
+  default_headers = function(v, n) return config.check_headers(v, n) end,
   user_agent = function(v, n)
     check_header_value(v, n)
     return v
@@ -203,13 +265,6 @@ local OPTIONS = {
   verbose = check_boolean,
 }
 config.OPTIONS = OPTIONS
-
--- The options an environment variable stands in for when not given, in the
--- order they are checked.
-local ENV_OPTIONS = {
-  { "api_key", "OPENAI_API_KEY" }, { "base_url", "OPENAI_BASE_URL" },
-  { "organization", "OPENAI_ORG_ID" }, { "project", "OPENAI_PROJECT_ID" },
-}
 
 -- Environment values are trimmed; empty means unset (what the SDKs' readEnv does).
 local function env(getenv, name)
@@ -236,8 +291,9 @@ function config.parse_custom_headers(text)
 end
 
 -- opts -> resolved settings. Raises a misuse error (see misuse.lua) naming the
--- option. The key, when present, is in the result only to be handed to the
--- transport; client.lua does not keep it.
+-- option. The provider profile (provider.lua) fills in base_url, the credential
+-- and its header, and default_query. The key, when present, is in the result
+-- only to be handed to the transport; client.lua does not keep it.
 function config.resolve(opts, getenv)
   getenv = getenv or os.getenv
   if opts == nil then opts = {} end
@@ -252,14 +308,21 @@ function config.resolve(opts, getenv)
     if r[k] == nil then r[k] = v end
   end
 
-  for _, pair in ipairs(ENV_OPTIONS) do
-    local name, var = pair[1], pair[2]
-    if opts[name] == nil then
-      local v = env(getenv, var)
-      if v then r[name] = OPTIONS[name](v, var) end
-    end
+  if opts.headers ~= nil and opts.default_headers ~= nil then
+    fail("give headers or default_headers, not both (they are the same option)")
   end
-  r.base_url = r.base_url or config.DEFAULT_BASE_URL
+  r.headers = r.headers or r.default_headers
+  r.default_headers = nil
+
+  local function read_env(name) return env(getenv, name) end
+  local profile = r.provider
+  if profile == nil then
+    local v = read_env("OPENAI_API_TYPE")
+    profile = v and check_provider(v, "OPENAI_API_TYPE") or "openai"
+  end
+  r.provider = profile
+  provider[profile](r, opts, read_env, OPTIONS)
+
   -- Custom headers from the environment first, then the headers option on top.
   local headers = {}
   local custom = env(getenv, "OPENAI_CUSTOM_HEADERS")
@@ -269,10 +332,12 @@ function config.resolve(opts, getenv)
   for name, value in pairs(r.headers or {}) do headers[name] = value end
   r.headers = headers
 
-  -- A ready transport brings its own auth; every other path needs the key.
+  -- A ready transport brings its own auth; every other path needs a credential.
   local ready_transport = r.transport and type(field_of(r.transport, "request")) == "function"
-  if not r.api_key and not ready_transport then
-    fail("missing API key: pass api_key = ... or set OPENAI_API_KEY")
+  if r.missing_credentials and not ready_transport then fail(r.missing_credentials) end
+  r.missing_credentials = nil
+  if r.token_provider and ready_transport and type(field_of(r.transport, "set_credential")) ~= "function" then
+    fail(format("transport has no set_credential method, which %s needs", r.token_provider_name))
   end
   return r
 end

@@ -25,6 +25,7 @@ errors.kinds = {
   circuit_open = "the circuit breaker is open: recent calls failed, this one was not sent",
   invalid_response = "a 2xx answer whose body is not the JSON the API promises",
   invalid_request = "the transport refused the request before sending it",
+  credentials = "the token provider raised an error or returned no usable token",
   no_result_file = "job_metrics on a job that has no result file (yet)",
 }
 
@@ -88,13 +89,20 @@ local function describe_raw_body(status, body)
   return one_line(body, 200)
 end
 
+-- The id a service gave the exchange: OpenAI's x-request-id, else Azure's
+-- apim-request-id (Azure OpenAI sends both; its gateway errors only the latter).
+function errors.request_id(headers)
+  return headers["x-request-id"] or headers["apim-request-id"]
+end
+
 -- A non-2xx transport response -> error. The OpenAI envelope is
--- {"error": {"message", "type", "param", "code"}}.
+-- {"error": {"message", "type", "param", "code"}}; Azure OpenAI's is the same
+-- without "type" ({"error": {"code": "invalidPayload", "message": ...}}).
 function errors.from_response(res, attempts)
   local status, headers, body = res.status, res.headers or {}, res.body
   local e = {
     kind = "api", status = status, headers = headers, attempts = attempts,
-    request_id = headers["x-request-id"], retry_after = errors.retry_after(headers),
+    request_id = errors.request_id(headers), retry_after = errors.retry_after(headers),
   }
   local decoded = type(body) == "string" and body ~= "" and json_decode(body) or nil
   local envelope = type(decoded) == "table" and decoded.error
@@ -106,6 +114,11 @@ function errors.from_response(res, attempts)
     e.body = decoded
   elseif type(envelope) == "string" then
     e.message = envelope
+    e.body = decoded
+  elseif type(decoded) == "table" and string_or_nil(decoded.message) then
+    -- Azure API Management answers for itself: {"statusCode": 401, "message": ...}
+    e.message = string_or_nil(decoded.message)
+    e.code = string_or_nil(decoded.code)
     e.body = decoded
   elseif decoded ~= nil then
     e.message = one_line(body, 200)
@@ -142,7 +155,7 @@ function errors.invalid_response(res, attempts, why)
   local headers = res.headers or {}
   return errors.new {
     kind = "invalid_response", status = res.status, headers = headers, attempts = attempts,
-    request_id = headers["x-request-id"],
+    request_id = errors.request_id(headers),
     message = "the response is not valid JSON: " .. one_line(why, 120),
     body = res.body,
   }

@@ -36,7 +36,7 @@ M.BREAKER_DEFAULTS = { failure_threshold = 5, window = 60, reset_timeout = 30 }
 local RETRYABLE_KINDS = { connect = true, dns = true, io = true, timeout = true, proxy = true }
 -- Transport error kinds caused by the caller, which say nothing about the
 -- service's health and so never count towards opening the circuit.
-local CALLER_KINDS = { invalid_request = true, aborted = true, closed = true }
+local CALLER_KINDS = { invalid_request = true, aborted = true, closed = true, credentials = true }
 
 local floor = math.floor
 
