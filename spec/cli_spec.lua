@@ -21,7 +21,9 @@ end
 local function command(args, env)
   local parts = { "env" }
   for _, name in ipairs({ "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID",
-    "OPENAI_CUSTOM_HEADERS", "OPENAI_FT_TTY", "NO_COLOR", "COLUMNS", "LC_ALL", "LC_CTYPE", "LANG" }) do
+    "OPENAI_CUSTOM_HEADERS", "OPENAI_FT_TTY", "NO_COLOR", "COLUMNS", "LC_ALL", "LC_CTYPE", "LANG",
+    "OPENAI_API_TYPE", "OPENAI_API_VERSION", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_AD_TOKEN" }) do
     parts[#parts + 1] = "-u " .. name
   end
   local vars = { OPENAI_API_KEY = H.API_KEY, OPENAI_BASE_URL = server.base_url, LUA_PATH = package.path,
@@ -162,6 +164,60 @@ describe("openai-ft usage errors (exit 2)", function()
     code = cli({ "--api-key", "sk-flag", "files", "list" }, { OPENAI_API_KEY = false })
     assert.equal(0, code)
     assert.equal("Bearer sk-flag", server:last_request().headers.authorization)
+  end)
+end)
+
+describe("openai-ft --provider azure", function()
+  local azure
+  setup(function() azure = fake_server.start({ azure = true, speed = 50 }) end)
+  before_each(function() azure:reset{ speed = 50 } end)
+
+  it("reaches Azure's v1 and dated APIs with the key in api-key, from flags or the environment", function()
+    local code, out, err = cli({ "--provider", "azure", "--endpoint", azure.endpoint, "--api-key", "az-key-1",
+      "--json", "models", "list" }, { OPENAI_API_KEY = false })
+    ok(code, out, err)
+    local entry = azure:last_request()
+    assert.equal("/openai/v1/models", entry.path)
+    assert.equal("az-key-1", entry.headers["api-key"])
+    assert.is_nil(entry.headers.authorization)
+    code, out, err = cli({ "files", "list", "--api-version", "2024-10-21" }, { OPENAI_API_TYPE = "azure",
+      AZURE_OPENAI_ENDPOINT = azure.endpoint, AZURE_OPENAI_API_KEY = "az-key-2" })
+    ok(code, out, err)
+    entry = azure:last_request()
+    assert.equal("/openai/files", entry.path)
+    assert.equal("2024-10-21", entry.params["api-version"])
+    assert.equal("az-key-2", entry.headers["api-key"])
+    -- an OpenAI key in the environment is never sent to Azure
+    assert.is_nil(entry.headers.authorization)
+  end)
+
+  it("says what is missing or misplaced, exit 2", function()
+    local cases = {
+      { { "--provider", "azure", "files", "list" }, {},
+        "missing Azure OpenAI endpoint: set AZURE_OPENAI_ENDPOINT or pass --endpoint" },
+      { { "--provider", "azure", "--endpoint", azure.endpoint, "files", "list" }, {},
+        "missing Azure OpenAI credentials: set AZURE_OPENAI_API_KEY (or AZURE_OPENAI_AD_TOKEN) or pass --api-key" },
+      { { "--endpoint", azure.endpoint, "files", "list" }, {},
+        "endpoint is an Azure OpenAI option: add --provider azure" },
+      { { "--provider", "bedrock", "files", "list" }, {}, "--provider must be one of openai, azure" },
+      { { "files", "list" }, { OPENAI_API_TYPE = "azure_ad" }, 'OPENAI_API_TYPE must be "openai" or "azure"' },
+    }
+    for _, case in ipairs(cases) do
+      local code, out, err = cli(case[1], case[2])
+      assert.equal(2, code, err)
+      assert.equal("", out)
+      assert.truthy(err:find(case[3], 1, true), err)
+    end
+    assert.equal(0, #azure:requests())
+  end)
+
+  it("fails with Azure's error message and request id, exit 1", function()
+    local code, _, err = cli({ "--provider", "azure", "--endpoint", azure.endpoint, "--api-key", "k",
+      "files", "get", "file-nope" })
+    assert.equal(1, code)
+    local entry = azure:last_request()
+    assert.truthy(err:find("api error 404", 1, true), err)
+    assert.truthy(err:find("[request " .. entry.request_id .. "]", 1, true), err)
   end)
 end)
 

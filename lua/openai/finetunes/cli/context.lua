@@ -1,6 +1,7 @@
 -- openai-ft: what every subcommand gets: its options and arguments, the client (built
--- on first use from --api-key / --base-url / --timeout / --max-retries and the same
--- environment variables as the library), output helpers and the exit codes.
+-- on first use from --api-key / --base-url / --provider / --endpoint / --api-version /
+-- --timeout / --max-retries and the same environment variables as the library),
+-- output helpers and the exit codes.
 --
 -- Output rules: results go to stdout (a table, or JSON with --json); status lines,
 -- progress bars and problems go to stderr, so `openai-ft ... --json | jq` and
@@ -78,11 +79,20 @@ function Context:client()
     local o = self.opts
     local ok, c = pcall(ft.new, {
       api_key = o.api_key, base_url = o.base_url, timeout = o.timeout, max_retries = o.max_retries,
+      provider = o.provider, endpoint = o.endpoint, api_version = o.api_version,
       user_agent = "openai-ft",
     })
     if not ok then
       local msg = tostring(c):gsub("^[^\n]-:%d+: ", ""):gsub("^bad argument #1 to '[^']*' %((.*)%)$", "%1")
       if msg:find("missing API key", 1, true) then msg = "missing API key: set OPENAI_API_KEY or pass --api-key" end
+      if msg:find("missing Azure OpenAI credentials", 1, true) then
+        msg = "missing Azure OpenAI credentials: set AZURE_OPENAI_API_KEY (or AZURE_OPENAI_AD_TOKEN) or pass --api-key"
+      end
+      if msg:find("missing Azure OpenAI endpoint", 1, true) then
+        msg = "missing Azure OpenAI endpoint: set AZURE_OPENAI_ENDPOINT or pass --endpoint"
+      end
+      -- the library names its options; the command line has flags
+      msg = msg:gsub("add provider = \"azure\"", "add --provider azure")
       self:usage(msg)
     end
     self._client = c

@@ -24,8 +24,12 @@ M.commands = {
 
 -- Accepted before or after the command words.
 M.GLOBAL_OPTIONS = {
-  { "--api-key", "KEY", "API key (default $OPENAI_API_KEY)" },
+  { "--api-key", "KEY", "API key (default $OPENAI_API_KEY; with --provider azure $AZURE_OPENAI_API_KEY)" },
   { "--base-url", "URL", "API base URL (default $OPENAI_BASE_URL or https://api.openai.com/v1)" },
+  { "--provider", "NAME", "openai or azure (default $OPENAI_API_TYPE or openai)", type = "choice",
+    choices = { "openai", "azure" } },
+  { "--endpoint", "URL", "Azure OpenAI resource, https://NAME.openai.azure.com (default $AZURE_OPENAI_ENDPOINT)" },
+  { "--api-version", "V", "Azure's dated API, e.g. 2024-10-21 (default $OPENAI_API_VERSION; none: the v1 API)" },
   { "--timeout", "SECONDS", "timeout of each HTTP request (default 600)", type = "number" },
   { "--max-retries", "N", "retries of each request on 429/5xx/network errors (default 2)", type = "count" },
   { "--json", nil, "print the result as JSON on stdout (for scripts)" },
