@@ -26,7 +26,9 @@ describe("the README's Azure OpenAI commands", function()
       "unset OPENAI_API_KEY OPENAI_BASE_URL OPENAI_API_TYPE OPENAI_API_VERSION AZURE_OPENAI_AD_TOKEN",
       script,
     }, "\n"))
-    local r1, _, code = os.execute("bash " .. H.shell_quote(path) .. " >" .. H.shell_quote(out) .. " 2>&1")
+    -- `timeout`: the block's wait loop would spin forever on a server that never came up
+    local r1, _, code = os.execute("timeout 300 bash " .. H.shell_quote(path) .. " >" .. H.shell_quote(out)
+      .. " 2>&1")
     local text = H.read(out)
     H.rmdir(dir)
     assert.is_true(r1 == true or r1 == 0, text)
