@@ -4,25 +4,13 @@
 
 #include "auth.h"
 #include "core.h"
+#include "headers.h"
 
 static char *dup_string(const char *s) {
   size_t n = strlen(s) + 1;
   char *d = (char *)malloc(n);
   if (d != NULL) memcpy(d, s, n);
   return d;
-}
-
-static unsigned char lower(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
-}
-
-/* s[0..n) equals word (NUL-terminated), ignoring ASCII case. */
-static int same_word(const char *s, size_t n, const char *word) {
-  size_t i;
-  if (n != strlen(word)) return 0;
-  for (i = 0; i < n; i++)
-    if (lower((unsigned char)s[i]) != lower((unsigned char)word[i])) return 0;
-  return 1;
 }
 
 int oft_auth_init(oft_auth *a, const char *name, const char *scheme) {
@@ -68,14 +56,14 @@ void oft_auth_free(oft_auth *a) {
 }
 
 int oft_auth_is_credential_header(const oft_auth *a, const char *name, size_t n) {
-  return same_word(name, n, "authorization") || (a->name != NULL && same_word(name, n, a->name));
+  return oft_header_name_is(name, n, "authorization") || (a->name != NULL && oft_header_name_is(name, n, a->name));
 }
 
 /* The offset just past "word:" found anywhere in s[0..n), ignoring case, or 0. */
 static size_t after_word(const char *s, size_t n, const char *word) {
   size_t w = strlen(word), i;
   for (i = 0; w > 0 && i + w < n; i++)
-    if (s[i + w] == ':' && same_word(s + i, w, word)) return i + w + 1;
+    if (s[i + w] == ':' && oft_header_name_is(s + i, w, word)) return i + w + 1;
   return 0;
 }
 

@@ -57,11 +57,11 @@ static void free_secret(char **s) {
   }
 }
 
-/* The api_key must fit in one header line; never echo it when it does not. */
-static void check_api_key(lua_State *L, const char *key, size_t len) {
-  if (len == 0) oft_arg_fail(L, 1, "", "api_key", "must be a non-empty string");
-  if (strlen(key) != len || strpbrk(key, "\r\n") != NULL)
-    oft_arg_fail(L, 1, "", "api_key", "must not contain CR, LF or NUL");
+/* What keeps a credential (len bytes) from being one header line, or NULL. Never echoes it. */
+static const char *credential_problem(const char *s, size_t len) {
+  if (len == 0) return "must be a non-empty string";
+  if (strlen(s) != len || strpbrk(s, "\r\n") != NULL) return "must not contain CR, LF or NUL";
+  return NULL;
 }
 
 /* ---- the close path ---- */
@@ -109,7 +109,7 @@ static void client_close(oft_client *c) {
 
 static int core_new(lua_State *L) {
   oft_client *c;
-  const char *key, *version, *auth_header, *auth_scheme;
+  const char *key, *version, *auth_header, *auth_scheme, *problem;
   const char *proxy_url = NULL, *proxy_user = NULL, *proxy_pass = NULL, *no_proxy = NULL;
   const char *ca_file = NULL, *ca_path = NULL, *cert = NULL, *keyf = NULL, *keypass = NULL;
   size_t key_len = 0;
@@ -123,7 +123,8 @@ static int core_new(lua_State *L) {
 
   /* read every option first: a raise here has acquired nothing */
   key = oft_arg_string(L, 1, "api_key", 1, "", &key_len);
-  if (key != NULL) check_api_key(L, key, key_len);
+  if (key != NULL && (problem = credential_problem(key, key_len)) != NULL)
+    oft_arg_fail(L, 1, "", "api_key", problem);
   auth_header = oft_arg_string(L, 1, "auth_header", 1, "", NULL);
   if (auth_header == NULL) auth_header = "Authorization";
   else if (!oft_header_is_token(auth_header, strlen(auth_header)))
@@ -473,12 +474,11 @@ static int c_pending(lua_State *L) {
 static int c_set_credential(lua_State *L) {
   oft_client *c = check_client(L);
   size_t len = 0;
-  const char *s;
+  const char *s, *problem;
   luaL_checktype(L, 2, LUA_TSTRING); /* a number is no token */
   s = lua_tolstring(L, 2, &len);
-  if (len == 0) return luaL_argerror(L, 2, "credential must be a non-empty string");
-  if (strlen(s) != len || strpbrk(s, "\r\n") != NULL)
-    return luaL_argerror(L, 2, "credential must not contain CR, LF or NUL");
+  problem = credential_problem(s, len);
+  if (problem != NULL) return luaL_argerror(L, 2, lua_pushfstring(L, "credential %s", problem));
   if (c->multi == NULL) return push_closed(L);
   if (!oft_auth_set(&c->auth, s, len)) oft_memory_error(L);
   lua_pushboolean(L, 1);

@@ -3,6 +3,18 @@
 
 #include "headers.h"
 
+int oft_header_name_is(const char *s, size_t n, const char *name) {
+  size_t i;
+  if (n != strlen(name)) return 0;
+  for (i = 0; i < n; i++) {
+    unsigned char x = (unsigned char)s[i], y = (unsigned char)name[i];
+    if (x >= 'A' && x <= 'Z') x = (unsigned char)(x | 0x20);
+    if (y >= 'A' && y <= 'Z') y = (unsigned char)(y | 0x20);
+    if (x != y) return 0;
+  }
+  return 1;
+}
+
 int oft_header_is_token(const char *s, size_t n) {
   size_t i;
   if (n == 0) return 0;

@@ -58,6 +58,9 @@ size_t oft_header_next(char *p, size_t n, oft_header *h);
 /* Is s[0..n) an RFC 9110 token (n >= 1)? Header names and methods. */
 int oft_header_is_token(const char *s, size_t n);
 
+/* Does the field name s[0..n) equal `name` (NUL-terminated), ignoring ASCII case? */
+int oft_header_name_is(const char *s, size_t n, const char *name);
+
 /* Is the line p[0..n) a status line ("HTTP/" ...)? */
 int oft_header_is_status(const char *p, size_t n);
 

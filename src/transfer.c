@@ -53,18 +53,6 @@ static void buf_free(oft_buf *b) {
 
 /* ---- small helpers ---- */
 
-static int ieq(const char *a, size_t alen, const char *b) {
-  size_t i;
-  if (alen != strlen(b)) return 0;
-  for (i = 0; i < alen; i++) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = (char)(y - 'A' + 'a');
-    if (x != y) return 0;
-  }
-  return 1;
-}
-
 static int fail(lua_State *L, oft_transfer *t, const char *kind, const char *message) {
   oft_error_push(L, kind, message, -1, t->client->auth.secret);
   return 0;
@@ -307,9 +295,9 @@ static int build_headers(lua_State *L, oft_transfer *t, int headers, int arg, in
         return FAILF(L, t, "invalid_request",
                      "the %s header carries the client's credential and cannot be set per request", name);
       }
-      if (ieq(name, nlen, "expect")) has_expect = 1;
-      if (ieq(name, nlen, "content-type")) has_content_type = 1;
-      if (!(multipart && ieq(name, nlen, "content-type"))) { /* the boundary must be ours */
+      if (oft_header_name_is(name, nlen, "expect")) has_expect = 1;
+      if (oft_header_name_is(name, nlen, "content-type")) has_content_type = 1;
+      if (!(multipart && oft_header_name_is(name, nlen, "content-type"))) { /* the boundary must be ours */
         /* "Name;" is libcurl's spelling of a header with an empty value */
         lua_pushfstring(L, vlen > 0 ? "%s: %s" : "%s;", name, value);
         append_header(L, t, lua_tostring(L, -1));
