@@ -459,7 +459,6 @@ function M.new(opts)
   local policy = retry.policy(r, "new", 2)
   local st = {
     base_url = r.base_url,
-    provider = r.provider,
     auth_header = r.auth_header, auth_name = lower(r.auth_header),
     default_query = r.default_query,
     default_query_string = r.default_query and query_string(r.default_query) or nil,

@@ -23,9 +23,11 @@ local function is_integer(v)
   return type(v) == "number" and v == math.floor(v)
 end
 
--- RFC 7230 token characters: a header name that passes cannot split a request.
+-- RFC 7230 token characters: a header name (or auth scheme) that passes cannot split a request.
+local TOKEN = "^[%w!#$%%&'*+%-.^_`|~]+$"
+
 local function check_header_name(name, where)
-  if type(name) ~= "string" or not find(name, "^[%w!#$%%&'*+%-.^_`|~]+$") then
+  if type(name) ~= "string" or not find(name, TOKEN) then
     fail(format("%s: header name must be a token string, got %s", where, describe(name)))
   end
 end
@@ -98,20 +100,24 @@ local function check_base_url(v, name)
   return (gsub(v, "/+$", ""))
 end
 
+-- RFC 6750 b64token: what a Bearer credential may hold. Anything else could
+-- not be sent as is, and a space or ']' would defeat the redaction of the key
+-- in libcurl's messages and the verbose trace. (Azure keys and Entra JWTs fit.)
+-- token_auth.lua checks a token provider's answers with it too.
+function config.is_bearer_token(v)
+  return type(v) == "string" and find(v, "^[%w%-%._~%+/]+=*$") ~= nil
+end
+
 local function check_api_key(v, name)
   check_string(v, name)
   -- Never echo the key: describe it only by what is wrong.
   if v == "" then fail(name .. " must not be empty") end
   if find(v, "[\r\n%z]") then fail(name .. " must not contain CR, LF or NUL") end
-  -- RFC 6750 b64token: what a Bearer credential may hold. Anything else could
-  -- not be sent as is, and a space or ']' would defeat the redaction of the key
-  -- in libcurl's messages and the verbose trace. (Azure keys and Entra JWTs fit.)
-  if not find(v, "^[%w%-%._~%+/]+=*$") then
+  if not config.is_bearer_token(v) then
     fail(name .. " must be a bearer token: letters, digits and - . _ ~ + / (then =)")
   end
   return v
 end
-config.check_credential = check_api_key
 
 local function check_optional_value(v, name)
   check_header_value(v, name)
@@ -140,7 +146,7 @@ local function check_function(v, name)
 end
 
 local function check_token(v, name)
-  if type(v) ~= "string" or not find(v, "^[!#$%%&'*+%-.^_`|~%w]+$") then
+  if type(v) ~= "string" or not find(v, TOKEN) then
     fail(format("%s must be a header name (a token), got %s", name, describe(v)))
   end
   return v

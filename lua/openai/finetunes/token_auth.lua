@@ -12,10 +12,11 @@
 -- with kind "credentials" (not retried).
 local errors = require("openai.finetunes.errors")
 local retry = require("openai.finetunes.retry")
+local config = require("openai.finetunes.config")
 
 local type, pcall, setmetatable, tostring, ipairs, pairs, next = type, pcall, setmetatable, tostring, ipairs,
   pairs, next
-local format, find = string.format, string.find
+local format = string.format
 
 local M = {}
 
@@ -36,7 +37,7 @@ local function refresh(self)
     return nil, credentials_error(format("%s must return a token string, got %s", self.name, type(token)))
   end
   -- Checked like api_key (RFC 6750 b64token) and never echoed.
-  if not find(token, "^[%w%-%._~%+/]+=*$") then
+  if not config.is_bearer_token(token) then
     return nil, credentials_error(format("%s returned a string that is not a bearer token "
       .. "(empty, or characters other than letters, digits and - . _ ~ + /)", self.name))
   end

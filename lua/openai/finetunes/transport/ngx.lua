@@ -136,8 +136,16 @@ local function proxy_config(p)
   }
 end
 
+-- RFC 9110 token: header names, and the credential's header and scheme.
+local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"
+
+-- A credential must fit in one header line.
+local function usable_secret(s)
+  return type(s) == "string" and s ~= "" and not find(s, "[%z\r\n]")
+end
+
 local function check_header(name, value)
-  if type(name) ~= "string" or not match(name, "^[!#$%%&'*+%-.^_`|~%w]+$") then
+  if type(name) ~= "string" or not match(name, TOKEN) then
     return nil, "invalid header name " .. format("%q", tostring(name))
   end
   local t = type(value)
@@ -493,14 +501,14 @@ function M.new(opts)
     error("openai.finetunes.transport.ngx needs nginx with lua-nginx-module (no ngx.socket.tcp here)", 2)
   end
   local key = opts.api_key
-  if key ~= nil and (type(key) ~= "string" or key == "" or find(key, "[%z\r\n]")) then
+  if key ~= nil and not usable_secret(key) then
     error("bad argument #1 to 'new' (api_key must be a non-empty string without CR, LF or NUL)", 2)
   end
   local auth_header, auth_scheme = opts.auth_header or "Authorization", opts.auth_scheme or "Bearer"
-  if type(auth_header) ~= "string" or not match(auth_header, "^[!#$%%&'*+%-.^_`|~%w]+$") then
+  if type(auth_header) ~= "string" or not match(auth_header, TOKEN) then
     error("bad argument #1 to 'new' (auth_header must be a header name (a token))", 2)
   end
-  if type(auth_scheme) ~= "string" or not match(auth_scheme, "^[!#$%%&'*+%-.^_`|~%w]*$") then
+  if type(auth_scheme) ~= "string" or (auth_scheme ~= "" and not match(auth_scheme, TOKEN)) then
     error("bad argument #1 to 'new' (auth_scheme must be empty or a scheme name (a token))", 2)
   end
   local tls = opts.tls or {}
@@ -534,7 +542,7 @@ function M.new(opts)
   -- The credential of the requests that start from now on (a refreshed token).
   -- It lives in this closure, never in a field.
   self.set_credential = function(_, secret)
-    if type(secret) ~= "string" or secret == "" or find(secret, "[%z\r\n]") then
+    if not usable_secret(secret) then
       error("bad argument #1 to 'set_credential' (credential must be a non-empty string without CR, LF or NUL)", 2)
     end
     authorization = prefix .. secret .. "\r\n"
