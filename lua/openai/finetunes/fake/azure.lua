@@ -85,7 +85,9 @@ local function quoted_list(list)
   return table.concat(out, ", ")
 end
 
+-- value: the api-version sent (a table when the parameter was repeated)
 local function bad_version(value, supported)
+  if type(value) == "table" then value = table.concat(value, ",") end
   return errors.new(400, string.format("The api-version '%s' is invalid. The supported versions are %s.",
     tostring(value), quoted_list(supported)), nil, nil, "InvalidApiVersionParameter")
 end
@@ -112,7 +114,7 @@ function Azure:resolve(path, params)
   local v1_route = path:match("^/openai/v1(/.*)$") or (path == "/openai/v1" and "/")
   if v1_route then
     if version ~= nil and not one_of(version, M.V1_VERSIONS) then
-      return nil, bad_version(type(version) == "table" and table.concat(version, ",") or version, M.V1_VERSIONS)
+      return nil, bad_version(version, M.V1_VERSIONS)
     end
     return v1_route
   end
@@ -124,7 +126,7 @@ function Azure:resolve(path, params)
     return nil, missing_version()
   end
   if version ~= self.api_version then
-    return nil, bad_version(type(version) == "table" and table.concat(version, ",") or version, { self.api_version })
+    return nil, bad_version(version, { self.api_version })
   end
   return dated_route
 end

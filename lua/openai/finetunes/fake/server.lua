@@ -498,12 +498,18 @@ function Server:authenticate(req)
   return nil
 end
 
+-- not_found(req) -> the 404 of this mode for a path no route serves.
+function Server:not_found(req)
+  if self.azure then return azure.not_found() end
+  return errors.unknown_url(req.method, req.path)
+end
+
 -- route_path(req, params) -> the path the router sees ("/files") | nil, api_error
 -- OpenAI's API lives under /v1; Azure's layouts are azure.lua's.
 function Server:route_path(req, params)
   if self.azure then return self.azure:resolve(req.path, params) end
   if req.path:sub(1, 4) == "/v1/" then return req.path:sub(4) end
-  return nil, errors.unknown_url(req.method, req.path)
+  return nil, self:not_found(req)
 end
 
 -- _handle(conn, req) -> keep the connection open?
@@ -573,8 +579,7 @@ function Server:_handle(conn, req)
       headers = { { "Allow", allowed } } })
   end
   if not route then
-    local nf = self.azure and azure.not_found() or errors.unknown_url(req.method, path)
-    return self:reject(conn, req, { status = 404, body = nf })
+    return self:reject(conn, req, { status = 404, body = self:not_found(req) })
   end
   entry.route = route.method .. " " .. route.template
 
