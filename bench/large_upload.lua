@@ -34,7 +34,7 @@ local function client_main(base_url, path, part_size, parallel, md5)
   local core = require("openai.finetunes.core")
   local c = ft.new{ api_key = "sk-bench", base_url = base_url }
   if os.getenv("BENCH_HASH_SLICE") then -- for tuning experiments only
-    require("openai.finetunes.large_upload").HASH_SLICE = tonumber(os.getenv("BENCH_HASH_SLICE"))
+    require("openai.finetunes.workflow.large_upload").HASH_SLICE = tonumber(os.getenv("BENCH_HASH_SLICE"))
   end
   local spec = { file = path, purpose = "fine-tune", part_size = tonumber(part_size), parallel = tonumber(parallel) }
   if md5 == "off" then spec.md5 = false end -- default: computed by the client while the parts go

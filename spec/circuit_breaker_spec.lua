@@ -1,6 +1,6 @@
 -- The circuit breaker: first its state machine driven step by step on a given
 -- clock, then through the client over real HTTP against the fake server.
-local retry = require("openai.finetunes.retry")
+local retry = require("openai.finetunes.call.retry")
 
 local function breaker(o)
   return retry.policy({ circuit_breaker = o })

@@ -1,6 +1,6 @@
 -- The ngx transport's wire parser, with no sockets: every response is fed whole,
 -- split at every byte boundary and byte by byte, and must give the same answer.
-local http1 = require("openai.finetunes.http1")
+local http1 = require("openai.finetunes.transport.http1")
 
 -- Feed `chunks` one at a time, draining events after each; then signal EOF.
 -- Returns a comparable summary: { status, version, reason, headers, body, reusable }

@@ -1,6 +1,6 @@
 -- The ngx transport's multipart body: exact layout, a Content-Length known before
 -- sending, the file streamed in bounded reads, and clean failures.
-local multipart = require("openai.finetunes.multipart")
+local multipart = require("openai.finetunes.transport.multipart")
 
 local tmpdir = os.getenv("TMPDIR") or "/tmp"
 
@@ -149,7 +149,7 @@ end)
 describe("multipart body against the fake server", function()
   local fake = require("spec.support.fake_server")
   local ft = require("openai.finetunes")
-  local http1 = require("openai.finetunes.http1")
+  local http1 = require("openai.finetunes.transport.http1")
   local socket = require("socket")
 
   -- POST the body over a plain socket, as the ngx transport frames it.

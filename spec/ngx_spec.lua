@@ -337,7 +337,7 @@ describe("ngx transport in nginx", function()
 
       local raw, err, partial = conn:receive("*a")
       conn:close()
-      local res = assert(require("openai.finetunes.http1").parse(raw or partial or ""), err)
+      local res = assert(require("openai.finetunes.transport.http1").parse(raw or partial or ""), err)
       assert.are.equal(200, res.status, res.body)
       local out = json_decode(res.body)
       assert.are.equal("openai.finetunes.transport.ngx", out.transport)

@@ -6,7 +6,7 @@
 -- And the fake server must never see a malformed path, query or header.
 local ft = require("openai.finetunes")
 local client_mod = require("openai.finetunes.client")
-local endpoints = require("openai.finetunes.endpoints")
+local endpoints = require("openai.finetunes.api.endpoints")
 local fake = require("spec.support.fake_server")
 local H = require("spec.support.client_helper")
 

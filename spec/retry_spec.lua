@@ -2,8 +2,8 @@
 -- long the wait is, how Retry-After is read, and which options are refused.
 -- (the second half of this file and spec/faults_spec.lua show the rules over real
 -- HTTP against the fake server.)
-local retry = require("openai.finetunes.retry")
-local retry_after = require("openai.finetunes.retry_after")
+local retry = require("openai.finetunes.call.retry")
+local retry_after = require("openai.finetunes.call.retry_after")
 
 local function res(status, headers) return { status = status, headers = headers or {} } end
 local function terr(kind, extra)

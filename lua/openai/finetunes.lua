@@ -9,7 +9,7 @@
 local core = require("openai.finetunes.core")
 local client = require("openai.finetunes.client")
 local errors = require("openai.finetunes.errors")
-local endpoints = require("openai.finetunes.endpoints")
+local endpoints = require("openai.finetunes.api.endpoints")
 
 local setmetatable, type = setmetatable, type
 
@@ -42,13 +42,13 @@ ft.endpoints = endpoints
 -- touching client.lua. Each returns { methods = {name = fn(self, ...)},
 -- functions = {name = fn} }; list it here once it exists.
 local EXTENSIONS = {
-  "openai.finetunes.batch",
-  "openai.finetunes.cache",
-  "openai.finetunes.paginate",
-  "openai.finetunes.workflow",
-  "openai.finetunes.metrics",
-  "openai.finetunes.large_upload",
-  "openai.finetunes.training_data",
+  "openai.finetunes.call.batch",
+  "openai.finetunes.call.cache",
+  "openai.finetunes.workflow.paginate",
+  "openai.finetunes.workflow.wait",
+  "openai.finetunes.workflow.metrics",
+  "openai.finetunes.workflow.large_upload",
+  "openai.finetunes.workflow.training_data",
 }
 
 for _, name in ipairs(EXTENSIONS) do

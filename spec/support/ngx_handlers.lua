@@ -9,7 +9,7 @@
 -- that the core loads and serves here is part of what the spec checks.
 local core = require("openai.finetunes.core")
 local ngx_transport = require("openai.finetunes.transport.ngx")
-local multipart = require("openai.finetunes.multipart")
+local multipart = require("openai.finetunes.transport.multipart")
 
 local M = {}
 

@@ -87,7 +87,7 @@ function M.get(url, timeout, method)
   data = data or partial
   if not data or data == "" then return nil, rerr or "empty answer" end
   local elapsed = socket.gettime() - t0
-  local http1 = require("openai.finetunes.http1")
+  local http1 = require("openai.finetunes.transport.http1")
   local res, perr = http1.parse(data)
   if not res then return nil, perr end
   return res.status, res.body, res.headers, elapsed

@@ -6,14 +6,14 @@
 --   strict view    the same methods raise err instead (ft.new{raise = true}, client:strict())
 local core = require("openai.finetunes.core")
 local errors = require("openai.finetunes.errors")
-local endpoints = require("openai.finetunes.endpoints")
-local validate = require("openai.finetunes.validate")
+local endpoints = require("openai.finetunes.api.endpoints")
+local validate = require("openai.finetunes.api.validate")
 local config = require("openai.finetunes.config")
 local misuse = require("openai.finetunes.misuse")
-local payloads = require("openai.finetunes.payloads")
-local retry = require("openai.finetunes.retry")
-local response_cache = require("openai.finetunes.cache")
-local token_auth = require("openai.finetunes.token_auth")
+local payloads = require("openai.finetunes.api.payloads")
+local retry = require("openai.finetunes.call.retry")
+local response_cache = require("openai.finetunes.call.cache")
+local token_auth = require("openai.finetunes.transport.token_auth")
 
 local type, pairs, ipairs, select, pcall, error = type, pairs, ipairs, select, pcall, error
 local setmetatable, getmetatable, tostring, rawget = setmetatable, getmetatable, tostring, rawget

@@ -1,7 +1,7 @@
 -- Client options: type checks, defaults, environment fallbacks.
 -- `config.resolve(opts, getenv)` takes the getenv to use so specs can inject one.
 local misuse = require("openai.finetunes.misuse")
-local provider = require("openai.finetunes.provider")
+local provider = require("openai.finetunes.api.provider")
 
 local type, pairs, tostring = type, pairs, tostring
 local math_type = rawget(math, "type")

@@ -6,8 +6,8 @@
 -- (req / res / err tables) the same way transport/curl.lua does, so the client,
 -- retries, pagination and workflows run unchanged on top of it.
 --
--- * Wire format: openai.finetunes.http1 (an I/O-free response reader) and
---   openai.finetunes.multipart (a body streamed from disk with a precomputed
+-- * Wire format: openai.finetunes.transport.http1 (an I/O-free response reader) and
+--   openai.finetunes.transport.multipart (a body streamed from disk with a precomputed
 --   Content-Length); this file only moves bytes between them and the socket.
 -- * Connections: nginx's per-worker keep-alive pool, keyed by scheme, host,
 --   port, TLS settings and proxy. A connection goes back to the pool only after
@@ -24,8 +24,8 @@
 --   writing a download sink. Both are short, bounded local file operations.
 -- * If lua-resty-http is installed it is not needed and not used: this file is
 --   the whole client.
-local http1 = require("openai.finetunes.http1")
-local multipart = require("openai.finetunes.multipart")
+local http1 = require("openai.finetunes.transport.http1")
+local multipart = require("openai.finetunes.transport.multipart")
 
 local type, tostring, tonumber, pairs, ipairs, pcall, error, setmetatable, rawget =
   type, tostring, tonumber, pairs, ipairs, pcall, error, setmetatable, rawget

@@ -1,4 +1,4 @@
--- openai.finetunes.multipart: a multipart/form-data body as a stream of strings.
+-- openai.finetunes.transport.multipart: a multipart/form-data body as a stream of strings.
 --
 -- Pure Lua, no sockets: the ngx transport sends what `source()` yields; the
 -- curl transport uses libcurl's own mime code instead. The body is laid out

@@ -16,9 +16,9 @@
 --    still reported to the caller as `err.retry_after`;
 --  * otherwise `min(base_delay * 2^n, max_delay) * (1 - jitter * rand)` with n
 --    the retries already made: 0.5, 1, 2, 4, 8, 8 ... s less up to 25 %.
-local retry_after = require("openai.finetunes.retry_after")
+local retry_after = require("openai.finetunes.call.retry_after")
 local misuse = require("openai.finetunes.misuse")
-local circuit_breaker = require("openai.finetunes.circuit_breaker")
+local circuit_breaker = require("openai.finetunes.call.circuit_breaker")
 
 local M = {}
 

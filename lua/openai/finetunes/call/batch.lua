@@ -1,4 +1,4 @@
--- openai.finetunes.batch: client:batch(calls [, opts]) runs many independent
+-- openai.finetunes.call.batch: client:batch(calls [, opts]) runs many independent
 -- calls at once and returns every outcome, in the order of `calls`.
 --
 --   local results, failed = client:batch{
@@ -29,9 +29,9 @@
 -- and the number of calls that failed. A Lua error raised by a progress
 -- callback cancels the calls in flight and propagates, as it would from the
 -- method itself.
-local endpoints = require("openai.finetunes.endpoints")
+local endpoints = require("openai.finetunes.api.endpoints")
 local misuse = require("openai.finetunes.misuse")
-local scheduler = require("openai.finetunes.scheduler")
+local scheduler = require("openai.finetunes.call.scheduler")
 
 local type, pairs, pcall, tostring, rawget = type, pairs, pcall, tostring, rawget
 local format = string.format

@@ -3,7 +3,7 @@
 -- SDKs send them, api-contract.md §7.9), and the local file checks that must
 -- fail before anything is sent.
 local misuse = require("openai.finetunes.misuse")
-local check = require("openai.finetunes.validate.check")
+local check = require("openai.finetunes.api.validate.check")
 local config = require("openai.finetunes.config")
 
 local type, pairs, tostring, open = type, pairs, tostring, io.open

@@ -1,4 +1,4 @@
--- openai.finetunes.scheduler: many prepared requests of one client in flight
+-- openai.finetunes.call.scheduler: many prepared requests of one client in flight
 -- at once, for the helpers that drive their own transfers (batch.lua,
 -- large_upload.lua). Each request keeps the rules a plain method call has:
 -- the response cache (a hit is served without sending), the circuit breaker
@@ -28,8 +28,8 @@
 -- Over a transport with start/poll (the C core's curl multi, the ngx
 -- transport's light threads) the requests share it; over one with only
 -- request() they go one at a time.
-local retry = require("openai.finetunes.retry")
-local cache_mod = require("openai.finetunes.cache")
+local retry = require("openai.finetunes.call.retry")
+local cache_mod = require("openai.finetunes.call.cache")
 
 local type, pairs, ipairs, pcall, error, tostring, setmetatable = type, pairs, ipairs, pcall, error, tostring,
   setmetatable

@@ -1,4 +1,4 @@
--- openai.finetunes.metrics: a job's step metrics from its result file.
+-- openai.finetunes.workflow.metrics: a job's step metrics from its result file.
 --
 --   local rows, info = client:job_metrics("ftjob-abc")
 --   if not rows then error(tostring(info)) end

@@ -1,4 +1,4 @@
--- openai.finetunes.large_upload: one big file through the Uploads API, its
+-- openai.finetunes.workflow.large_upload: one big file through the Uploads API, its
 -- parts in parallel, in constant memory.
 --
 --   local file, info = client:upload_large_file{
@@ -63,10 +63,10 @@
 --   * a Lua error raised by on_progress cancels the same way and propagates.
 local core = require("openai.finetunes.core")
 local misuse = require("openai.finetunes.misuse")
-local payloads = require("openai.finetunes.payloads")
+local payloads = require("openai.finetunes.api.payloads")
 local errors = require("openai.finetunes.errors")
-local retry = require("openai.finetunes.retry")
-local scheduler = require("openai.finetunes.scheduler")
+local retry = require("openai.finetunes.call.retry")
+local scheduler = require("openai.finetunes.call.scheduler")
 
 local type, pairs, ipairs, pcall, error, setmetatable = type, pairs, ipairs, pcall, error, setmetatable
 local format, lower, match = string.format, string.lower, string.match

@@ -2,8 +2,8 @@
 -- request is built when the client has validation = true. One function per
 -- operation, keyed by method name; each raises a misuse naming the field.
 -- Unknown fields pass through: the API grows faster than this table.
-local check = require("openai.finetunes.validate.check")
-local graders = require("openai.finetunes.validate.graders")
+local check = require("openai.finetunes.api.validate.check")
+local graders = require("openai.finetunes.api.validate.graders")
 local fail = require("openai.finetunes.misuse").fail
 
 local field = check.field

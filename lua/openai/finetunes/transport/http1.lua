@@ -1,4 +1,4 @@
--- openai.finetunes.http1: an I/O-free HTTP/1.1 response reader.
+-- openai.finetunes.transport.http1: an I/O-free HTTP/1.1 response reader.
 --
 -- Shaped like hiredis' redisReader: the transport feeds whatever bytes it read
 -- (`r:feed(chunk)`, `r:feed_eof()` when the peer closed) and pulls events with

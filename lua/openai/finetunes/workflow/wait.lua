@@ -1,4 +1,4 @@
--- openai.finetunes.workflow: wait for a file to be processed, wait for a job
+-- openai.finetunes.workflow.wait: wait for a file to be processed, wait for a job
 -- to finish while following its events.
 --
 --   local file = assert(client:wait_for_file(file.id))
@@ -58,7 +58,7 @@
 --
 -- Sleeps and clock come from the transport (transport:sleep, transport:now),
 -- so inside OpenResty the wait yields to nginx instead of blocking the worker.
-local retry = require("openai.finetunes.retry")
+local retry = require("openai.finetunes.call.retry")
 local errors = require("openai.finetunes.errors")
 local misuse = require("openai.finetunes.misuse")
 

@@ -1,4 +1,4 @@
--- openai.finetunes.paginate: every item of a list endpoint, across all its
+-- openai.finetunes.workflow.paginate: every item of a list endpoint, across all its
 -- pages, in a generic `for`.
 --
 --   for job, err in client:each_job{ limit = 100 } do
@@ -36,7 +36,7 @@
 -- views too (ft.new{raise = true}): the iterator is built by the plain method
 -- and yields the pair rather than raising inside the `for` statement; raise
 -- it yourself with `error(err)` if you prefer.
-local endpoints = require("openai.finetunes.endpoints")
+local endpoints = require("openai.finetunes.api.endpoints")
 local errors = require("openai.finetunes.errors")
 local misuse = require("openai.finetunes.misuse")
 

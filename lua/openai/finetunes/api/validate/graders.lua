@@ -1,6 +1,6 @@
 -- Grader payloads (api-contract.md §4.5): used by run_grader, validate_grader
 -- and method.reinforcement.grader.
-local check = require("openai.finetunes.validate.check")
+local check = require("openai.finetunes.api.validate.check")
 local misuse = require("openai.finetunes.misuse")
 
 local type, pairs, format = type, pairs, string.format

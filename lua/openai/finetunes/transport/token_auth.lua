@@ -11,7 +11,7 @@
 -- raises or returns something that is not a token makes the exchange fail
 -- with kind "credentials" (not retried).
 local errors = require("openai.finetunes.errors")
-local retry = require("openai.finetunes.retry")
+local retry = require("openai.finetunes.call.retry")
 local config = require("openai.finetunes.config")
 
 local type, pcall, setmetatable, tostring, ipairs, pairs, next = type, pcall, setmetatable, tostring, ipairs,
@@ -140,7 +140,7 @@ end
 Wrapper.__close = Wrapper.close
 
 function Wrapper:__tostring()
-  return "openai.finetunes.token_auth (" .. tostring(self.inner) .. ")"
+  return "openai.finetunes.transport.token_auth (" .. tostring(self.inner) .. ")"
 end
 
 --- wrap(transport, provider, name) -> a transport with the same methods.

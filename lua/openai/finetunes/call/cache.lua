@@ -1,4 +1,4 @@
--- openai.finetunes.cache: the response cache behind `ft.new{cache = {ttl = s}}`.
+-- openai.finetunes.call.cache: the response cache behind `ft.new{cache = {ttl = s}}`.
 --
 -- What is cached: successful answers to the metadata reads `model(id)`,
 -- `models()`, `file(id)` and `files(query)`, for `ttl` seconds (default 60),
