@@ -78,7 +78,7 @@ demo: deps $(CORE)
 	  $(LUA) examples/run-with-fake-server.lua examples/workflow.lua
 
 lint: deps
-	luacheck lua bin spec examples
+	luacheck lua bin/openai-ft spec examples
 
 clean:
 	rm -rf build

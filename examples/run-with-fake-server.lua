@@ -6,6 +6,34 @@
 --   lua5.4 examples/run-with-fake-server.lua examples/workflow.lua [args...]
 --
 -- FAKE_SPEED (default 10) is how much faster than real time jobs run.
+--
+-- From a checkout (after `make`, or `make LUA=luajit` etc. for another interpreter) it
+-- puts the checkout's lua/ and the C core built for this interpreter (build/lua5.4/,
+-- build/luajit/, ...) on the paths of the server and the example; from an installed rock
+-- the installed modules are used.
+local function checkout_root()
+  local src = debug.getinfo(1, "S").source
+  local dir = src:sub(1, 1) == "@" and src:sub(2):match("^(.*)/[^/]*$") or "."
+  local root = dir == "examples" and "." or dir:match("^(.+)/examples$") or (dir .. "/..")
+  local probe = io.open(root .. "/lua/openai/finetunes.lua", "r")
+  if not probe then return nil end
+  probe:close()
+  return root
+end
+
+local root = checkout_root()
+if root then
+  local jit = rawget(_G, "jit")
+  local lua = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+  package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
+  package.cpath = root .. "/build/" .. lua .. "/?.so;" .. package.cpath
+  if not pcall(require, "openai.finetunes.core") then
+    io.stderr:write("run-with-fake-server.lua: the C core is not built for ",
+      jit and jit.version or _VERSION, ": run 'make LUA=", lua, "' in ", root, "\n")
+    os.exit(2)
+  end
+end
+
 local fake = require("openai.finetunes.fake")
 
 local script = arg and arg[1]

@@ -17,7 +17,7 @@ LuaJIT and OpenResty (where it uses nginx cosockets instead of libcurl).
 Includes the `openai-ft` command and an offline fake OpenAI server.
 ]],
   labels = { "openai", "fine-tuning", "http", "curl", "openresty" },
-  license = "MIT", -- placeholder until the repository has a LICENSE file
+  license = "MIT", -- see LICENSE
 }
 
 dependencies = {
