@@ -154,6 +154,68 @@ describe("validation", function()
       "bad argument #2 to 'job_checkpoints' (limit must be an integer >= 1, got -1)")
   end)
 
+  it("refuses a query key the operation does not take, naming the known ones", function()
+    raises(function() return c:files{ limti = 10 } end,
+      "bad argument #1 to 'files' (unknown query key \"limti\" (known keys: after, limit, order, purpose))")
+    raises(function() return c:jobs{ limit = 5, status = "running" } end,
+      "bad argument #1 to 'jobs' (unknown query key \"status\" (known keys: after, limit, metadata))")
+    raises(function() return c:job_events("ftjob-1", { order = "asc" }) end,
+      "bad argument #2 to 'job_events' (unknown query key \"order\" (known keys: after, limit))")
+    raises(function() return c:job_checkpoints("ftjob-1", { [1] = "x" }) end,
+      "bad argument #2 to 'job_checkpoints' (unknown query key 1 (known keys: after, limit))")
+    raises(function() return c:checkpoint_permissions("ft:x:ckpt", { project = "p" }) end,
+      "bad argument #2 to 'checkpoint_permissions' (unknown query key \"project\" "
+        .. "(known keys: after, limit, order, project_id))")
+    -- two unknown keys: the first in sorted order is named, on every Lua
+    raises(function() return c:files{ zz = 1, aa = 2 } end,
+      "bad argument #1 to 'files' (unknown query key \"aa\" (known keys: after, limit, order, purpose))")
+    -- the paging iterators check the same query before any page
+    raises(function() return c:each_file{ limti = 10 } end,
+      "bad argument #1 to 'each_file' (unknown query key \"limti\" (known keys: after, limit, order, purpose))")
+  end)
+
+  it("accepts every query parameter the API reference lists for each list operation", function()
+    -- (the official spec's `in: query` parameters of listFiles,
+    -- listPaginatedFineTuningJobs, listFineTuningEvents,
+    -- listFineTuningJobCheckpoints and listFineTuningCheckpointPermissions)
+    local loose = H.client(server, { validation = true })
+    local calls = {
+      { "files", { purpose = "fine-tune", limit = 2, order = "asc", after = "file-x" } },
+      { "jobs", { after = "ftjob-x", limit = 2, metadata = { team = "a" } } },
+      { "jobs", { metadata = ft.null } },
+      { "job_events", "ftjob-1", { after = "ftevent-x", limit = 2 } },
+      { "job_checkpoints", "ftjob-1", { after = "ftckpt-x", limit = 2 } },
+      { "checkpoint_permissions", "ft:x:ckpt", { project_id = "proj_1", after = "cp_x", limit = 2,
+        order = "ascending" } },
+    }
+    for _, call in ipairs(calls) do
+      local ok, err = pcall(loose._prepare, loose, H.unpack(call))
+      assert.is_true(ok, call[1] .. ": " .. tostring(err))
+    end
+  end)
+
+  it("points top-level hyperparameters to method.<type>.hyperparameters", function()
+    local function base(extra)
+      local p = { model = H.MODEL, training_file = "file-abc" }
+      for k, v in pairs(extra) do p[k] = v end
+      return p
+    end
+    raises(function() return c:create_job(base{ n_epochs = 3 }) end,
+      "bad argument #1 to 'create_job' (n_epochs is not a top-level field: it goes in "
+        .. "method.supervised.hyperparameters.n_epochs)")
+    raises(function() return c:create_job(base{ batch_size = 8, method = { type = "dpo" } }) end,
+      "bad argument #1 to 'create_job' (batch_size is not a top-level field: it goes in "
+        .. "method.dpo.hyperparameters.batch_size)")
+    raises(function() return c:create_job(base{ beta = 0.1 }) end,
+      "bad argument #1 to 'create_job' (beta is not a top-level field: it goes in method.dpo.hyperparameters.beta)")
+    raises(function() return c:create_job(base{ eval_interval = 2 }) end,
+      "bad argument #1 to 'create_job' (eval_interval is not a top-level field: it goes in "
+        .. "method.reinforcement.hyperparameters.eval_interval)")
+    -- the deprecated top-level hyperparameters object is still the API's, and checked
+    raises(function() return c:create_job(base{ hyperparameters = { n_epochs = 0 } }) end,
+      "bad argument #1 to 'create_job' (hyperparameters.n_epochs must be \"auto\" or an integer from 1 to 50, got 0)")
+  end)
+
   it("refuses values that cannot be encoded, even with validation off", function()
     local loose = H.client(server, { validation = false })
     local ok, err = pcall(function() return loose:create_job{ model = H.MODEL, training_file = "f", seed = 0 / 0 } end)
@@ -167,6 +229,14 @@ end)
 describe("validation = false", function()
   local server, loose
   H.each_test(function(s, client) server, loose = s, client end, { client = { validation = false } })
+
+  it("sends unknown query keys and top-level hyperparameters as given", function()
+    assert.is_table((loose:files{ limti = 10 }))
+    assert.equal("limti=10", server:last_request().query)
+    local r = loose:create_job{ model = H.MODEL, training_file = "file-abc", n_epochs = 3 }
+    assert.is_nil(r)
+    assert.equal(3, server:last_request().json.n_epochs)
+  end)
 
   it("sends payloads as given and lets the API answer", function()
     local body = { model = H.MODEL, training_file = "file-abc", suffix = "", some_future_field = { x = 1 } }

@@ -7,10 +7,9 @@
 local core = require("openai.finetunes.core")
 local errors = require("openai.finetunes.errors")
 local endpoints = require("openai.finetunes.api.endpoints")
-local validate = require("openai.finetunes.api.validate")
+local validate_query = require("openai.finetunes.api.validate").query
 local config = require("openai.finetunes.config")
 local misuse = require("openai.finetunes.misuse")
-local payloads = require("openai.finetunes.api.payloads")
 local retry = require("openai.finetunes.call.retry")
 local response_cache = require("openai.finetunes.call.cache")
 local token_auth = require("openai.finetunes.transport.token_auth")
@@ -181,7 +180,7 @@ local function prepare(st, row, ctx, ...)
     path = gsub(path, "{" .. params[i] .. "}", (gsub(seg, "%%", "%%%%")), 1)
   end
   local n = #params
-  local check = st.validation and validate[row.name]
+  local validation = st.validation
   local body, multipart, q, sink
   if row.query then
     n = n + 1
@@ -189,26 +188,19 @@ local function prepare(st, row, ctx, ...)
     q = select(n, ...)
     if q ~= nil then
       if type(q) ~= "table" then fail(format("query table expected, got %s", describe(q))) end
-      if check then check(q) end
+      if validation then validate_query(row, q) end
     end
   elseif row.body == "json" then
     n = n + 1
     ctx.argn = n
     local p = select(n, ...)
     if type(p) ~= "table" then fail(format("table expected, got %s", describe(p))) end
-    if check then check(p) end
+    if validation and row.check then row.check(p) end
     body = encode_json(p)
   elseif row.body == "multipart" then
     n = n + 1
     ctx.argn = n
-    local p = select(n, ...)
-    if row.name == "upload_file" then
-      multipart = payloads.upload_file(p, check)
-    else
-      local size
-      multipart, size = payloads.upload_part(p)
-      if check then check(p, size) end
-    end
+    multipart = row.form((select(n, ...)), validation and row.check or nil)
   elseif row.result == "file" then
     n = n + 1
     ctx.argn = n
@@ -279,7 +271,7 @@ local function send(st, row, req, max_retries)
   local cache, ticket = st.cache, nil
   if cache then
     local hit
-    hit, ticket = cache:get(row.name, req)
+    hit, ticket = cache:get(row, req)
     if hit then return response_cache.served(finish(row, hit, nil, 0, req.sink)) end
   end
   local res, err, attempts = st.policy:perform(st.transport, req, { max_retries = max_retries })

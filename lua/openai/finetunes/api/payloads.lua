@@ -131,7 +131,8 @@ end
 
 -- add_upload_part(upload_id, {file = path, offset, length} | {data = string})
 -- -> multipart description with the one file part `data`, and the part size.
-function payloads.upload_part(p)
+-- `validate_fn` (nil with validation = false) checks the part's size.
+function payloads.upload_part(p, validate_fn)
   one_source(p)
   local file = { field = "data", content_type = content_type(p) }
   local size
@@ -156,6 +157,7 @@ function payloads.upload_part(p)
     file.data = p.data
     file.filename = filename(p, payloads.DEFAULT_PART_FILENAME)
   end
+  if validate_fn then validate_fn(p, size) end
   return { fields = {}, file = file }, size
 end
 

@@ -1,11 +1,20 @@
--- Payload checks against the spec (api-contract.md §3-§4), run before a
--- request is built when the client has validation = true. One function per
--- operation, keyed by method name; each raises a misuse naming the field.
--- Unknown fields pass through: the API grows faster than this table.
+-- Payload checks against the API reference
+-- (https://platform.openai.com/docs/api-reference/fine-tuning and /files,
+-- /uploads, /graders), run before a request is built when the client has
+-- validation = true. Each endpoint row (endpoints.lua) names its payload check
+-- (`check`) and declares its query keys (`query`, checked by validate.query);
+-- each raises a misuse naming the field.
+-- Unknown payload fields pass through: the API grows faster than this table.
+-- A field the API has in another place is refused here with that place
+-- (create_job's hyperparameters). Query keys are few and listed per operation
+-- in the reference, so a key outside them is a typo and is refused.
 local check = require("openai.finetunes.api.validate.check")
 local graders = require("openai.finetunes.api.validate.graders")
-local fail = require("openai.finetunes.misuse").fail
+local misuse = require("openai.finetunes.misuse")
 
+local type, pairs, ipairs, tostring, sort = type, pairs, ipairs, tostring, table.sort
+local format = string.format
+local fail, describe = misuse.fail, misuse.describe
 local field = check.field
 
 local validate = {}
@@ -17,29 +26,27 @@ validate.MAX_PART_BYTES = 64 * 1024 * 1024
 
 -- Queries ------------------------------------------------------------------
 
-local function cursor_query(q, max_limit)
-  check.optional(q, "after", "", check.string, 1)
-  check.optional(q, "limit", "", check.integer, 1, max_limit)
-end
-
-function validate.files(q)
-  cursor_query(q, 10000)
-  check.optional(q, "purpose", "", check.string)
-  check.optional(q, "order", "", check.enum, { "asc", "desc" })
-end
-
-function validate.jobs(q)
-  cursor_query(q)
-  check.optional(q, "metadata", "", check.metadata)
-end
-
-validate.job_events = cursor_query
-validate.job_checkpoints = cursor_query
-
-function validate.checkpoint_permissions(q)
-  cursor_query(q)
-  check.optional(q, "project_id", "", check.string, 1)
-  check.optional(q, "order", "", check.enum, { "ascending", "descending" })
+-- The query table `q` of endpoint `row`: every key one the row declares (the
+-- first unknown one in sorted order is named, with the known ones), then each
+-- declared key that is given, in the row's order.
+function validate.query(row, q)
+  local keys = row.query_keys
+  local unknown
+  for k in pairs(q) do
+    if not keys[k] then
+      if unknown == nil then unknown = {} end
+      unknown[#unknown + 1] = k
+    end
+  end
+  if unknown then
+    sort(unknown, function(a, b) return tostring(a) < tostring(b) end)
+    fail(format("unknown query key %s (known keys: %s)", describe(unknown[1]), row.query_names))
+  end
+  for _, rule in ipairs(row.query) do
+    local key = rule[1]
+    local v = q[key]
+    if v ~= nil then rule[2](v, key, rule[3], rule[4]) end
+  end
 end
 
 -- Files and uploads --------------------------------------------------------
@@ -148,7 +155,27 @@ local function integrations(list, path)
   end
 end
 
+-- Hyperparameters given at the top level of create_job, where the API has
+-- none: where each goes (under the method type given, when it takes it).
+local MISPLACED = {
+  { "n_epochs", "supervised" }, { "batch_size", "supervised" }, { "learning_rate_multiplier", "supervised" },
+  { "beta", "dpo" }, { "reasoning_effort", "reinforcement" }, { "compute_multiplier", "reinforcement" },
+  { "eval_interval", "reinforcement" }, { "eval_samples", "reinforcement" },
+}
+
+local function misplaced_hyperparameters(p)
+  for _, entry in ipairs(MISPLACED) do
+    local name, mtype = entry[1], entry[2]
+    if p[name] ~= nil then
+      local given = type(p.method) == "table" and p.method.type
+      if mtype == "supervised" and (given == "dpo" or given == "reinforcement") then mtype = given end
+      fail(format("%s is not a top-level field: it goes in method.%s.hyperparameters.%s", name, mtype, name))
+    end
+  end
+end
+
 function validate.create_job(p)
+  misplaced_hyperparameters(p)
   check.required(p.model, "model", "a base model name such as \"gpt-4o-mini-2024-07-18\"")
   check.string(p.model, "model", 1)
   check.required(p.training_file, "training_file", "a file id")

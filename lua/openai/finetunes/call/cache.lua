@@ -1,19 +1,20 @@
 -- openai.finetunes.call.cache: the response cache behind `ft.new{cache = {ttl = s}}`.
 --
--- What is cached: successful answers to the metadata reads `model(id)`,
--- `models()`, `file(id)` and `files(query)`, for `ttl` seconds (default 60),
--- keyed by the full URL and the request headers (a per-call header such as
--- OpenAI-Project can change the answer). Nothing else: job status changes
--- by itself, and file content is too big to hold.
+-- What is cached: successful answers to the reads whose endpoint row has
+-- `cache = family` (endpoints.lua: `model(id)`, `models()`, `file(id)` and
+-- `files(query)`), for `ttl` seconds (default 60), keyed by the full URL and
+-- the request headers (a per-call header such as OpenAI-Project can change the
+-- answer). Nothing else: job status changes by itself, and file content is
+-- too big to hold.
 --
--- What invalidates: any write (POST, DELETE) through the same client under
--- /files, /uploads or /models drops the lists of that family and the entry of
--- the object it names (delete_file(id) drops file(id) and every files(...);
--- upload_file and complete_upload drop every files(...); delete_model(id)
--- drops model(id) and models()). It drops them when the write starts and
--- again when it ends, whatever the outcome, and a read that was in flight
--- across a write is not stored: in a batch a read racing a write cannot put a
--- stale answer back.
+-- What invalidates: a call whose row has `invalidates = family` (the writes
+-- under /files, /uploads and /models) drops the lists of that family and the
+-- entry of the object its path names (delete_file(id) drops file(id) and every
+-- files(...); upload_file and complete_upload drop every files(...);
+-- delete_model(id) drops model(id) and models()). It drops them when the write
+-- starts and again when it ends, whatever the outcome, and a read that was in
+-- flight across a write is not stored: in a batch a read racing a write cannot
+-- put a stale answer back.
 --
 -- The raw answer (status, headers, body) is kept, not the decoded table: each
 -- hit decodes afresh in C, so a caller who edits a result cannot change what
@@ -26,15 +27,6 @@ local M = {}
 M.DEFAULT_TTL = 60
 M.MAX_ENTRIES = 1000
 
--- Cacheable reads -> family, and whether the answer is a list.
-local READS = {
-  model = { family = "models" }, models = { family = "models", list = true },
-  file = { family = "files" }, files = { family = "files", list = true },
-}
-
--- The first path segment of a write -> the family it changes.
-local WRITE_FAMILY = { files = "files", uploads = "files", models = "models" }
-
 local Cache = {}
 Cache.__index = Cache
 
@@ -45,7 +37,7 @@ function M.new(opts)
   return setmetatable({
     ttl = ttl, base_url = opts.base_url, now = opts.now or os.time,
     entries = {}, count = 0, serial = 0,
-    generation = { files = 0, models = 0 },
+    generation = {}, -- family -> writes seen
   }, Cache)
 end
 
@@ -57,15 +49,14 @@ local function key_of(req)
   return req.url .. "\n" .. concat(parts, "\n")
 end
 
--- "<base>/files/file-1/content?x" -> "files", "<base>/files/file-1"
-local function write_target(self, url)
+-- The object a URL names, whatever follows it (sub-paths, the query):
+-- "<base>/files/file-1/content?x" -> "<base>/files/file-1"; nil for a
+-- collection ("<base>/files").
+local function object_of(self, url)
   local base = self.base_url
   if not base or sub(url, 1, #base) ~= base then return nil end
-  local path = match(sub(url, #base + 1), "^[^?#]*")
-  local family = WRITE_FAMILY[match(path, "^/([^/]+)") or ""]
-  if not family then return nil end
-  local item = match(path, "^/[^/]+/[^/]+")
-  return family, item and base .. item
+  local item = match(sub(url, #base + 1), "^/[^/?#]+/[^/?#]+")
+  return item and base .. item
 end
 
 local function drop(self, key)
@@ -76,9 +67,9 @@ local function drop(self, key)
 end
 
 local function invalidate(self, family, item)
-  self.generation[family] = self.generation[family] + 1
+  self.generation[family] = (self.generation[family] or 0) + 1
   for key, e in pairs(self.entries) do
-    if e.family == family and (e.list or (item and e.url == item)) then drop(self, key) end
+    if e.family == family and (e.list or (item and e.object == item)) then drop(self, key) end
   end
 end
 
@@ -102,13 +93,13 @@ local function copy_res(res)
   return { status = res.status, headers = headers, body = res.body, http_version = res.http_version }
 end
 
---- Before a call of endpoint `name` with request `req`: returns the cached
--- answer (a `res` of the transport contract) on a hit; otherwise nil and a
--- ticket to hand to `done` once the call has finished (nil when the call
--- neither reads through the cache nor writes).
-function Cache:get(name, req)
-  local read = READS[name]
-  if read and req.method == "GET" then
+--- Before a call of endpoint `row` (endpoints.lua) with request `req`:
+-- returns the cached answer (a `res` of the transport contract) on a hit;
+-- otherwise nil and a ticket to hand to `done` once the call has finished
+-- (nil when the call neither reads through the cache nor writes).
+function Cache:get(row, req)
+  local family = row.cache
+  if family and req.method == "GET" then
     local key = key_of(req)
     local e = self.entries[key]
     local now = self.now()
@@ -116,15 +107,16 @@ function Cache:get(name, req)
       if now < e.expires then return copy_res(e.res) end
       drop(self, key)
     end
-    return nil, { key = key, url = req.url, family = read.family, list = read.list,
-                  generation = self.generation[read.family] }
+    local generation = self.generation[family] or 0
+    self.generation[family] = generation
+    return nil, { key = key, object = object_of(self, req.url), family = family, list = row.list ~= nil,
+                  generation = generation }
   end
-  if req.method ~= "GET" and req.method ~= "HEAD" then
-    local family, item = write_target(self, req.url)
-    if family then
-      invalidate(self, family, item)
-      return nil, { write = true, family = family, item = item }
-    end
+  family = row.invalidates
+  if family then
+    local item = object_of(self, req.url)
+    invalidate(self, family, item)
+    return nil, { write = true, family = family, item = item }
   end
   return nil, nil
 end
@@ -143,7 +135,7 @@ function Cache:done(ticket, res)
   self.serial = self.serial + 1
   self.entries[ticket.key] = {
     res = copy_res(res), expires = now + self.ttl, serial = self.serial,
-    url = ticket.url, family = ticket.family, list = ticket.list,
+    object = ticket.object, family = ticket.family, list = ticket.list,
   }
   self.count = self.count + 1
 end
@@ -159,7 +151,7 @@ end
 
 --- Forget everything.
 function Cache:clear()
-  for family in pairs(self.generation) do self.generation[family] = self.generation[family] + 1 end
+  for family, n in pairs(self.generation) do self.generation[family] = n + 1 end
   self.entries, self.count = {}, 0
 end
 

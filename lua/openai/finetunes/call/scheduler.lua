@@ -30,6 +30,7 @@
 -- request() they go one at a time.
 local retry = require("openai.finetunes.call.retry")
 local cache_mod = require("openai.finetunes.call.cache")
+local endpoints = require("openai.finetunes.api.endpoints")
 
 local type, pairs, ipairs, pcall, error, tostring, setmetatable = type, pairs, ipairs, pcall, error, tostring,
   setmetatable
@@ -108,7 +109,7 @@ function Run:launch(task)
   local policy = self.policy
   if task.attempt == 0 then
     if self.cache then
-      local hit, ticket = self.cache:get(task.name, task.req)
+      local hit, ticket = self.cache:get(endpoints[task.name], task.req)
       if hit then
         return self.on_done(task, cache_mod.served(self.client:_finish(task.name, hit, nil, 0, task.req)))
       end

@@ -16,7 +16,8 @@
 -- `query` is what the list method takes (limit, order, purpose, metadata,
 -- after to start later ...); it is copied, never modified. An optional last
 -- `opts` (headers, timeout, max_retries ...) applies to every page request. Items come in the
--- API's order. Paging follows the official SDKs (api-contract.md §7.7): the
+-- API's order. Paging follows the official SDKs (openai-python's and openai-node's
+-- cursor pages) and the row's `list` style (endpoints.lua): the
 -- next page asks for `after` = the id of the last item of this one (the
 -- permissions list: the body's `last_id`), and paging stops when a page says
 -- `has_more = false`, comes back empty, or (permissions) has no `last_id`.
@@ -40,19 +41,16 @@ local endpoints = require("openai.finetunes.api.endpoints")
 local errors = require("openai.finetunes.errors")
 local misuse = require("openai.finetunes.misuse")
 
-local type, pairs, pcall = type, pairs, pcall
+local type, pairs, ipairs, pcall = type, pairs, ipairs, pcall
 local format = string.format
 
 local M = {}
 
--- each_* name -> the list method (endpoints.lua row) it pages.
-M.ITERATORS = {
-  each_file = "files",
-  each_job = "jobs",
-  each_event = "job_events",
-  each_checkpoint = "job_checkpoints",
-  each_checkpoint_permission = "checkpoint_permissions",
-}
+-- each_* name -> the list method it pages: the endpoint rows with `each`.
+M.ITERATORS = {}
+for _, row in ipairs(endpoints) do
+  if row.each then M.ITERATORS[row.each] = row.name end
+end
 
 local function copy(t)
   local out = {}
