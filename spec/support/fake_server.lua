@@ -21,7 +21,7 @@ local M = {}
 
 -- Options that need their own server process (everything else is set per reset).
 local PROCESS_OPTIONS = { "api_key", "proxy_auth", "org", "log_limit", "keepalive_timeout",
-  "azure", "api_version", "ad_token" }
+  "azure", "api_version", "ad_token", "training_unavailable" }
 
 -- A short stable hash (djb2 mod 2^32, plain arithmetic: Lua 5.1 has no bit operators)
 -- that keeps long option keys distinct after they are cut to fit a file name.
@@ -150,6 +150,11 @@ function Server:set_ad_token(token)
   return self:control("POST", "/_fake/ad_token", { token = token })
 end
 
+-- set_training(available): false makes job creation answer 403 training_not_available
+function Server:set_training(available)
+  return self:control("POST", "/_fake/training", { available = available })
+end
+
 -- stop(): shut this server down (the next start() spawns a new one).
 function Server:stop()
   if self.handle then
@@ -187,9 +192,10 @@ function M.start(opts)
     util.write_file(file, json.encode({ port = h.port, pid = h.pid, data_dir = h.data_dir }))
   end
   self.endpoint = "http://127.0.0.1:" .. self.port
-  self.base_url = self.endpoint .. (opts.azure and "/openai/v1" or "/v1")
-  if opts.azure then
-    self.api_version = opts.api_version or require("openai.finetunes.fake.azure").DEFAULT_API_VERSION
+  local mode = require("openai.finetunes.fake.modes").module(opts)
+  self.base_url = self.endpoint .. mode.base_path
+  if mode.DEFAULT_API_VERSION then
+    self.api_version = opts.api_version or mode.DEFAULT_API_VERSION
   end
   if not opts.keep_state then self:reset() end
   return self

@@ -29,6 +29,9 @@ options:
   --keepalive-timeout S  close keep-alive connections idle for S seconds (default 120)
   --log-limit N        request-log entries kept (default 10000)
   --quiet              no log lines on stderr
+  --training-unavailable  refuse job creation as OpenAI does for organisations
+                       the 2026 wind-down excludes (403 training_not_available;
+                       POST /_fake/training {"available": true} lifts it)
   -h, --help           show this help
 
 Azure OpenAI mode:
@@ -70,6 +73,8 @@ function M.parse(args)
       opts.quiet = true
     elseif flag == "--azure" then
       opts.azure = true
+    elseif flag == "--training-unavailable" then
+      opts.training_unavailable = true
     elseif FLAGS[flag] then
       local v = inline
       if v == nil then
@@ -97,14 +102,6 @@ function M.parse(args)
   return opts
 end
 
--- The startup line: the base URL (OpenAI mode) or the endpoint and api-version (Azure).
-local function startup_line(server)
-  if server.azure then
-    return string.format("%s (azure mode, api-version %s)", server.endpoint, server.azure.api_version)
-  end
-  return server.base_url
-end
-
 function M.run(args)
   local opts, err = M.parse(args)
   if not opts then
@@ -117,7 +114,8 @@ function M.run(args)
   end
   local fake = require("openai.finetunes.fake")
   opts.on_listen = function(server)
-    io.stdout:write(startup_line(server), "\n")
+    -- the base URL (OpenAI mode) or the endpoint and api-version (Azure): the mode says
+    io.stdout:write(server.mode:describe(server), "\n")
     io.stdout:flush()
   end
   local ok, e = pcall(fake.start, opts)

@@ -19,7 +19,7 @@ M.Server = require("openai.finetunes.fake.server")
 M.OPTIONS = {
   "host", "port", "port_file", "data_dir", "speed", "api_key", "proxy_auth", "watch_pid",
   "idle_timeout", "keepalive_timeout", "log_limit", "quiet", "org", "remove_data_dir", "remove_on_exit",
-  "azure", "api_version", "ad_token",
+  "mode", "azure", "api_version", "ad_token", "training_unavailable",
 }
 
 function M.new(opts)
@@ -207,9 +207,10 @@ function M.spawn(opts)
       if ok then
         handle.port = port
         handle.endpoint = "http://127.0.0.1:" .. port
-        handle.base_url = handle.endpoint .. (opts.azure and "/openai/v1" or "/v1")
-        if opts.azure then
-          handle.api_version = opts.api_version or require("openai.finetunes.fake.azure").DEFAULT_API_VERSION
+        local mode = require("openai.finetunes.fake.modes").module(opts)
+        handle.base_url = handle.endpoint .. mode.base_path
+        if mode.DEFAULT_API_VERSION then
+          handle.api_version = opts.api_version or mode.DEFAULT_API_VERSION
         end
         return handle
       end

@@ -45,32 +45,58 @@ local function round(x, digits)
   return tonumber(string.format("%." .. (digits or 6) .. "g", x))
 end
 
--- Deterministic noise in [0, 1) from the job seed and a step.
+-- Deterministic noise in [0, 1) from the job seed, a step and a salt (one stream per
+-- metric): four rounds of x*x + c mod a prime below 2^20 (exact in doubles on every
+-- Lua; the squaring makes neighbouring steps unrelated, as batch losses are).
+local NOISE_MOD = 1000003
 local function noise(seed, step, salt)
-  local v = ((seed % 10007) * 7919 + step * 104729 + (salt or 0) * 1299709) % 1000003
-  return v / 1000003
+  local x = ((seed % NOISE_MOD) * 7919 + step * 104729 + (salt or 0) * 15485863) % NOISE_MOD
+  for r = 1, 4 do x = (x * x + 7907 * r + 1) % NOISE_MOD end
+  return x / NOISE_MOD
+end
+
+-- The shape of a real job's curves: the loss falls from ~2.4 towards ~0.15 (fast
+-- early, then flattening), each step's batch loss scattered around that trend by up
+-- to ±12 %; the validation loss sits above it (the model fits its training data
+-- better than unseen data) with less scatter (a larger sample); token accuracy
+-- rises as the loss falls. Seeded by the job's seed: the same job always draws the
+-- same curve.
+local LOSS_START, LOSS_FLOOR, LOSS_RATE = 2.4, 0.15, 4
+
+local function loss_trend(x)
+  return LOSS_FLOOR + (LOSS_START - LOSS_FLOOR) * exp(-LOSS_RATE * x)
+end
+
+local function accuracy_of(loss)
+  -- 0.45 at the starting loss, 0.95 at the floor
+  return 0.95 - 0.5 * (loss - LOSS_FLOOR) / (LOSS_START - LOSS_FLOOR)
+end
+
+local function clamp01(v)
+  if v > 1 then return 1 end
+  if v < 0 then return 0 end
+  return v
 end
 
 -- Metrics of one step (train; valid when computed; full_valid at epoch ends).
 function M.step_metrics(job, step)
   local sim = job._sim
   local total = sim.total_steps
-  local x = step / total
-  local n = noise(sim.seed, step) - 0.5
-  local loss = 0.06 + 2.3 * exp(-4.5 * x) + 0.35 * n * exp(-2 * x)
-  if loss < 0.0001 then loss = 0.0001 end
-  local acc = 1 - loss / 2.8 + 0.04 * (noise(sim.seed, step, 1) - 0.5)
-  if acc > 1 then acc = 1 end
-  if acc < 0 then acc = 0 end
+  local seed = sim.seed
+  local trend = loss_trend(step / total)
+  local loss = trend * (1 + 0.24 * (noise(seed, step, 0) - 0.5))
+  local acc = clamp01(accuracy_of(trend) + 0.04 * (noise(seed, step, 1) - 0.5))
   local m = { step = step, total_steps = total, train_loss = round(loss), train_mean_token_accuracy = round(acc) }
   if sim.has_validation then
+    -- at least 1.13 x the trend: above every training loss of that step
+    local valid_trend = trend * 1.15 + 0.03
     if step % 10 == 0 or step == total then
-      m.valid_loss = round(loss * 1.08 + 0.03 + 0.05 * (noise(sim.seed, step, 2) - 0.5))
-      m.valid_mean_token_accuracy = round(math.max(0, acc - 0.03))
+      m.valid_loss = round(valid_trend * (1 + 0.03 * (noise(seed, step, 2) - 0.5)))
+      m.valid_mean_token_accuracy = round(clamp01(accuracy_of(valid_trend) + 0.02 * (noise(seed, step, 3) - 0.5)))
     end
     if step % sim.steps_per_epoch == 0 then
-      m.full_valid_loss = round(loss * 1.12 + 0.04)
-      m.full_valid_mean_token_accuracy = round(math.max(0, acc - 0.05))
+      m.full_valid_loss = round(valid_trend)
+      m.full_valid_mean_token_accuracy = round(clamp01(accuracy_of(valid_trend)))
     end
   end
   return m
@@ -101,6 +127,7 @@ local function fail(store, job, t, err, message)
   job.estimated_finish = json.null
   job.error = { code = err.code, message = err.message, param = err.param or json.null }
   M.event(store, job, t, message or err.message, "error")
+  store.server:job_finished(job)
 end
 
 -- Resolve "auto" hyperparameters once the training file is known.
@@ -213,6 +240,7 @@ local function succeed(store, job, t)
     _job = job.id, _snapshot = sim.snapshot })
   M.event(store, job, t, "New fine-tuned model created: " .. sim.model_name)
   M.event(store, job, t, "The job has successfully completed")
+  store.server:job_finished(job)
 end
 
 local function metrics_every(total)
@@ -332,12 +360,15 @@ function M.create(server, spec)
   local org = store.org_name
   local model_name = string.format("ft:%s:%s:%s:%s", spec.snapshot, org, spec.suffix or "", util.random_string(8))
   local job = {
-    id = id, object = "fine_tuning.job", created_at = floor(now), error = json.null,
+    -- a job that has not failed carries `error: {}` and, without integrations,
+    -- `integrations: []`: what the API answers (and the API reference's examples
+    -- show), though its schema says null
+    id = id, object = "fine_tuning.job", created_at = floor(now), error = {},
     fine_tuned_model = json.null, finished_at = json.null, hyperparameters = json.null,
     model = spec.model, organization_id = store.org_id, result_files = json.array(), seed = spec.seed,
     status = "validating_files", trained_tokens = json.null, training_file = spec.training.id,
     validation_file = spec.validation and spec.validation.id or json.null,
-    integrations = spec.integrations or json.null, metadata = spec.metadata or json.null,
+    integrations = spec.integrations or json.array(), metadata = spec.metadata or json.null,
     method = spec.method, user_provided_suffix = spec.suffix or json.null, estimated_finish = json.null,
     usage_metrics = json.null, shared_with_openai = false,
   }
@@ -376,6 +407,7 @@ function M.cancel(store, job)
   job.status = "cancelled"
   job.estimated_finish = json.null
   M.event(store, job, now, "Fine-tuning job cancelled")
+  store.server:job_finished(job)
 end
 
 function M.pause(store, job)

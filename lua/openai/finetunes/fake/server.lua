@@ -1,7 +1,7 @@
 -- The fake server: listener, one task per connection, and the pipeline every request
 -- goes through: proxy form -> auth -> route -> fault -> body (streamed to disk for
--- multipart) -> log -> handler -> answer. In Azure mode (opts.azure) auth, the path
--- layout, error bodies and a few headers come from azure.lua instead.
+-- multipart) -> log -> handler -> answer. What differs between providers (auth, the
+-- path layout, error bodies, a few headers) is asked of the mode (modes/*.lua).
 local socket = require("socket")
 
 local Loop = require("openai.finetunes.fake.loop")
@@ -17,7 +17,7 @@ local Clock = require("openai.finetunes.fake.clock")
 local ReqLog = require("openai.finetunes.fake.reqlog")
 local Router = require("openai.finetunes.fake.router")
 local Store = require("openai.finetunes.fake.store")
-local azure = require("openai.finetunes.fake.azure")
+local modes = require("openai.finetunes.fake.modes")
 
 local Server = {}
 Server.__index = Server
@@ -27,7 +27,9 @@ Server.LOG_BODY_MAX = 64 * 1024           -- raw body copied into the request lo
 Server.LOG_VALUE_MAX = 4096               -- text field value copied into the request log
 Server.KEEPALIVE_IDLE = 120               -- seconds an idle keep-alive connection stays open
 
-local ROUTE_MODULES = {
+-- The API's route modules, each with register(router, server); a new API area appends
+-- its module here (before Server.new).
+Server.ROUTE_MODULES = {
   "openai.finetunes.fake.routes.files",
   "openai.finetunes.fake.routes.uploads",
   "openai.finetunes.fake.routes.jobs",
@@ -43,12 +45,15 @@ end
 
 -- new(opts): opts = {host, port, data_dir, speed, api_key, proxy_auth, watch_pid,
 -- idle_timeout, keepalive_timeout, port_file, log_limit, quiet, org,
--- azure, api_version, ad_token (the last two only count with azure)}
+-- mode or azure, api_version, ad_token (the last two only count with azure)}
 function Server.new(opts)
   opts = opts or {}
   local self = setmetatable({ opts = opts }, Server)
-  -- nil in OpenAI mode: every azure hook below is skipped
-  self.azure = opts.azure and azure.new(opts) or nil
+  self.mode = modes.new(opts)
+  -- job creation refused with 403 training_not_available (POST /_fake/training)
+  self.training_unavailable = opts.training_unavailable and true or false
+  -- functions called as fn(server, job) when a job reaches a terminal state
+  self.job_hooks = {}
   self.host = opts.host or "127.0.0.1"
   self.loop = Loop.new()
   self.clock = Clock.new(tonumber(opts.speed) or 1)
@@ -59,7 +64,7 @@ function Server.new(opts)
   assert(util.mkdir_p(self.data_dir .. "/tmp"))
   self.store = Store.new(self)
   self.router = Router.new()
-  for _, name in ipairs(ROUTE_MODULES) do
+  for _, name in ipairs(Server.ROUTE_MODULES) do
     require(name).register(self.router, self)
   end
   self.control = require("openai.finetunes.fake.routes.control")
@@ -100,7 +105,7 @@ function Server:listen()
   self.listener = sock
   local host = self.host:find(":", 1, true) and ("[" .. self.host .. "]") or self.host
   self.endpoint = string.format("http://%s:%d", host, self.port)
-  self.base_url = self.endpoint .. (self.azure and "/openai/v1" or "/v1")
+  self.base_url = self.endpoint .. self.mode.base_path
   self.loop:watch(sock, function(s) self:_accept(s) end)
   if self.opts.port_file then
     local tmp = self.opts.port_file .. ".tmp"
@@ -168,13 +173,27 @@ end
 
 ---------------------------------------------------------------------------- answers
 
--- error_body(e, req) -> the error envelope as text: Azure's shape in azure mode,
--- except for the control API, which answers the same in both modes.
+-- error_body(e, req) -> the error envelope as text: the mode's shape, except for the
+-- control API, which answers the same in every mode.
 function Server:error_body(e, req)
-  if self.azure and not (req and req.control) then
-    return azure.body(e)
+  if req and req.control then
+    return errors.body(e)
   end
-  return errors.body(e)
+  return self.mode:error_body(e)
+end
+
+-- on_job_finished(fn): fn(server, job) runs once when a job reaches a terminal
+-- state (succeeded, failed, cancelled), after its final event.
+function Server:on_job_finished(fn)
+  self.job_hooks[#self.job_hooks + 1] = fn
+end
+
+-- job_finished(job): jobs.lua's call when a job reaches a terminal state.
+function Server:job_finished(job)
+  for _, fn in ipairs(self.job_hooks) do
+    local ok, err = pcall(fn, self, job)
+    if not ok then self:log_line("job hook failed for %s: %s", job.id, tostring(err)) end
+  end
 end
 
 local function standard_headers(self, req, res, length)
@@ -187,15 +206,10 @@ local function standard_headers(self, req, res, length)
   elseif res.chunked then
     h[#h + 1] = { "Transfer-Encoding", "chunked" }
   end
-  if self.azure and not req.control then
-    h[#h + 1] = { "apim-request-id", req.request_id }
-  else
+  if req.control then
     h[#h + 1] = { "x-request-id", req.request_id }
-  end
-  if not req.control and not self.azure then
-    h[#h + 1] = { "openai-version", "2020-10-01" }
-    h[#h + 1] = { "openai-organization", self.store.org_name }
-    h[#h + 1] = { "openai-processing-ms", tostring(math.floor((socket.gettime() - req.t0) * 1000)) }
+  else
+    self.mode:add_headers(h, self, req)
   end
   if res.headers then
     for _, kv in ipairs(res.headers) do h[#h + 1] = kv end
@@ -483,34 +497,6 @@ end
 
 ----------------------------------------------------------------------------- pipeline
 
-local function bearer(req)
-  local auth = req.headers["authorization"]
-  if not auth then return nil end
-  return auth:match("^[Bb]earer%s+(%S+)%s*$")
-end
-
--- authenticate(req) -> nil | api_error (401)
-function Server:authenticate(req)
-  if self.azure then return self.azure:authenticate(req) end
-  local key = bearer(req)
-  if not key then return errors.missing_key() end
-  if self.opts.api_key and key ~= self.opts.api_key then return errors.wrong_key() end
-  return nil
-end
-
--- not_found(req) -> the 404 of this mode for a path no route serves.
-function Server:not_found(req)
-  if self.azure then return azure.not_found() end
-  return errors.unknown_url(req.method, req.path)
-end
-
--- route_path(req, params) -> the path the router sees ("/files") | nil, api_error
--- OpenAI's API lives under /v1; Azure's layouts are azure.lua's.
-function Server:route_path(req, params)
-  if self.azure then return self.azure:resolve(req.path, params) end
-  if req.path:sub(1, 4) == "/v1/" then return req.path:sub(4) end
-  return nil, self:not_found(req)
-end
 
 -- _handle(conn, req) -> keep the connection open?
 function Server:_handle(conn, req)
@@ -518,7 +504,7 @@ function Server:_handle(conn, req)
   local path = req.path
   local control = path:sub(1, 7) == "/_fake/" or path == "/_fake"
   -- the control API keeps OpenAI's id shape in both modes
-  req.request_id = (self.azure and not control) and azure.request_id() or ("req_" .. util.random_hex(32))
+  req.request_id = control and ("req_" .. util.random_hex(32)) or self.mode:request_id()
   req.proxied = req.absolute
 
   if req.version ~= "1.1" and req.version ~= "1.0" then
@@ -560,17 +546,17 @@ function Server:_handle(conn, req)
   end
 
   -- Authentication.
-  local aerr = self:authenticate(req)
+  local aerr = self.mode:authenticate(req)
   if aerr then
     return self:reject(conn, req, { status = 401, body = aerr })
   end
 
   -- Routing.
-  local rpath, perr = self:route_path(req, entry.params)
+  local rpath, perr = self.mode:resolve(req, entry.params)
   if not rpath then
     return self:reject(conn, req, { status = perr.status, body = perr })
   end
-  -- fault rules match the requested path or, in azure mode, its /v1 twin too
+  -- fault rules match the requested path and its /v1 twin (another mode's layout)
   req.api_path = "/v1" .. rpath
   local route, params, allowed = self.router:match(req.method, rpath)
   -- on a miss the second value says why ("not_found" | "bad_method")
@@ -579,7 +565,7 @@ function Server:_handle(conn, req)
       headers = { { "Allow", allowed } } })
   end
   if not route then
-    return self:reject(conn, req, { status = 404, body = self:not_found(req) })
+    return self:reject(conn, req, { status = 404, body = self.mode:not_found(req) })
   end
   entry.route = route.method .. " " .. route.template
 
@@ -634,7 +620,7 @@ function Server:_handle(conn, req)
   -- The handler.
   local ctx = {
     server = self, store = self.store, clock = self.clock, req = req, conn = conn,
-    params = params, query = self.azure and azure.handler_query(entry.params) or entry.params,
+    params = params, query = self.mode:handler_query(entry.params),
     json = req.json, parts = req.parts, log = entry,
   }
   local hok, res = compat.pcall(route.handler, ctx)
@@ -685,12 +671,7 @@ end
 
 function Server:run()
   if not self.listener then self:listen() end
-  if self.azure then
-    self:log_line("listening on %s (azure mode, api-version %s; data in %s)", self.endpoint,
-      self.azure.api_version, self.data_dir)
-  else
-    self:log_line("listening on %s (data in %s)", self.base_url, self.data_dir)
-  end
+  self:log_line("listening on %s (data in %s)", self.mode:describe(self), self.data_dir)
   while not self.stopping do
     self:step(0.5)
   end

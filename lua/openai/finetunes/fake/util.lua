@@ -27,6 +27,14 @@ function M.random_string(n, alphabet)
   return concat(out)
 end
 
+-- chars(s) -> the length of a UTF-8 string in characters (code points), the unit of
+-- the API reference's string limits (maxLength): every byte that does not continue
+-- a sequence starts one.
+function M.chars(s)
+  local _, continuation = s:gsub("[\128-\191]", "")
+  return #s - continuation
+end
+
 function M.random_hex(n)
   return M.random_string(n, "0123456789abcdef")
 end

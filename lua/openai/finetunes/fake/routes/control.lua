@@ -48,7 +48,8 @@ handlers["POST /_fake/reset"] = function(server, _, body)
   server.faults:clear()
   server.log:clear(true)
   server.clock:set_speed(tonumber(body.speed) or tonumber(server.opts.speed) or 1)
-  if server.azure then server.azure:reset() end
+  server.mode:reset()
+  server.training_unavailable = server.opts.training_unavailable and true or false
   return ok()
 end
 
@@ -115,27 +116,36 @@ end
 -- {"token": "NEW"}: only NEW is accepted as a bearer token from now on, so a spec can
 -- make the token a client holds expire. Never echoed back.
 handlers["POST /_fake/ad_token"] = function(server, _, body)
-  if not server.azure then return bad("the server is not in azure mode (start it with --azure)") end
+  if not server.mode.set_ad_token then return bad("the server is not in azure mode (start it with --azure)") end
   local token = body.token
   if type(token) ~= "string" or not token:match("^%S+$") then
     return bad("token must be a non-empty string without spaces")
   end
-  server.azure:set_ad_token(token)
+  server.mode:set_ad_token(token)
   return ok()
+end
+
+-- {"available": false}: job creation answers 403 training_not_available from now on
+-- (what OpenAI answers organisations its wind-down excludes); true lifts it.
+handlers["POST /_fake/training"] = function(server, _, body)
+  if type(body.available) ~= "boolean" then return bad("available must be true or false") end
+  server.training_unavailable = not body.available
+  return ok({ ok = true, available = body.available })
 end
 
 handlers["GET /_fake/state"] = function(server)
   local s = server.store
-  return ok({
+  local state = {
     pid = server.pid, port = server.port, base_url = server.base_url, data_dir = server.data_dir,
-    endpoint = server.endpoint, azure = server.azure ~= nil,
-    api_version = server.azure and server.azure.api_version or nil,
+    endpoint = server.endpoint, mode = server.mode.name, training_available = not server.training_unavailable,
     connections_open = server.open_conns, connections_total = server.conn_seq,
     requests_logged = server.log.next_seq - 1,
     files = #s.files.list, uploads = #s.uploads.list, jobs = #s.jobs.list, models = #s.models.list,
     clock = server.clock:state(), faults = #server.faults.rules,
     uptime = require("socket").gettime() - server.started_at,
-  })
+  }
+  for k, v in pairs(server.mode:state()) do state[k] = v end
+  return ok(state)
 end
 
 handlers["GET /_fake/health"] = function()

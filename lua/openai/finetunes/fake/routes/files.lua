@@ -1,5 +1,4 @@
 -- Files API: POST/GET /files, GET/DELETE /files/{file_id}, GET /files/{file_id}/content.
-local json = require("openai.finetunes.fake.json")
 local errors = require("openai.finetunes.fake.errors")
 local util = require("openai.finetunes.fake.util")
 local Store = require("openai.finetunes.fake.store")
@@ -45,7 +44,9 @@ function M.add(store, spec)
   local f = {
     id = id, object = "file", bytes = spec.bytes or util.file_size(dest) or 0, created_at = now,
     filename = spec.filename, purpose = spec.purpose, status = "processed",
-    status_details = json.null, expires_at = spec.expires_at or json.null, _path = dest,
+    -- optional in the API reference: absent (never null) without a value, as the API
+    -- answers; status_details only on a file that failed processing
+    expires_at = spec.expires_at, _path = dest,
   }
   local nf = store.next_file
   if nf and spec.user then

@@ -7,6 +7,7 @@ local catalog = require("openai.finetunes.fake.catalog")
 local jobs = require("openai.finetunes.fake.jobs")
 local graders = require("openai.finetunes.fake.graders")
 local Store = require("openai.finetunes.fake.store")
+local util = require("openai.finetunes.fake.util")
 
 local M = {}
 
@@ -141,14 +142,14 @@ function M.check_metadata(md)
   local n = 0
   for k, v in pairs(md) do
     n = n + 1
-    if #k > 64 then
+    if util.chars(k) > 64 then
       errors.raise(400, "Invalid 'metadata': keys can be at most 64 characters long (got '" .. k .. "').",
         "invalid_request_error", "metadata", "invalid_value")
     end
     if type(v) ~= "string" then
       errors.invalid_type("metadata." .. k, "a string", check.type_name(v))
     end
-    if #v > 512 then
+    if util.chars(v) > 512 then
       errors.raise(400, "Invalid 'metadata." .. k .. "': string too long. Expected a string with maximum length 512.",
         "invalid_request_error", "metadata." .. k, "string_above_max_length")
     end
@@ -192,21 +193,30 @@ local function plan_from_metadata(md)
   return plan
 end
 
+-- What OpenAI answers an organisation its 2026 wind-down of self-serve fine-tuning
+-- excludes (see OpenAI's deprecations page), before it looks at the request.
+M.TRAINING_NOT_AVAILABLE = "OpenAI is winding down the fine-tuning platform and your organization is no longer "
+  .. "able to create new fine-tuning training jobs."
+
 local function create(ctx)
   local store = ctx.store
+  if ctx.server.training_unavailable then
+    errors.raise(403, M.TRAINING_NOT_AVAILABLE, "invalid_request_error", nil, "training_not_available")
+  end
   local b = check.body(ctx)
   check.only(b, CREATE_KEYS)
   local model = check.string(b, "model", true)
   local training_id = check.string(b, "training_file", true)
   local validation_id = check.string(b, "validation_file", false)
   local suffix = check.string(b, "suffix", false)
-  if suffix and #suffix < 1 then
+  if suffix and suffix == "" then
     errors.raise(400, "Invalid 'suffix': string too short. Expected a string with minimum length 1, but got an empty "
       .. "string instead.", "invalid_request_error", "suffix", "string_below_min_length")
   end
-  if suffix and #suffix > 64 then
+  if suffix and util.chars(suffix) > 64 then
     errors.raise(400, "Invalid 'suffix': string too long. Expected a string with maximum length 64, but got a string "
-      .. "with length " .. #suffix .. " instead.", "invalid_request_error", "suffix", "string_above_max_length")
+      .. "with length " .. util.chars(suffix) .. " instead.", "invalid_request_error", "suffix",
+      "string_above_max_length")
   end
   local seed = check.integer(b, "seed", false, 0, 2147483647)
   local method_type, hp, method_echo = "supervised"

@@ -7,13 +7,16 @@
 --   * errors: {"error": {"code", "message"[, "param"]}} (no "type")
 --   * headers: apim-request-id instead of x-request-id and the openai-* headers
 --
--- server.lua calls in at its hooks; the route handlers never know which mode runs.
+-- The fields are the ones modes/openai.lua documents; server.lua asks them and the
+-- route handlers never know which mode runs.
 local errors = require("openai.finetunes.fake.errors")
 local json = require("openai.finetunes.fake.json")
 local util = require("openai.finetunes.fake.util")
 
 local M = {}
 
+M.name = "azure"
+M.base_path = "/openai/v1"
 M.DEFAULT_API_VERSION = "2024-10-21"
 -- the only api-version values the v1 layout takes (it needs none)
 M.V1_VERSIONS = { "preview", "latest" }
@@ -35,6 +38,8 @@ function M.new(opts)
     api_version = opts.api_version or M.DEFAULT_API_VERSION,
     initial_ad_token = opts.ad_token,
     ad_token = opts.ad_token,
+    base_path = M.base_path,
+    name = M.name,
   }, Azure)
 end
 
@@ -75,8 +80,13 @@ end
 
 ----------------------------------------------------------------------------- paths
 
-function M.not_found()
+local function not_found()
   return errors.new(404, "Resource not found", nil, nil, "404")
+end
+
+-- not_found(req) -> the 404 for a path no route serves
+function Azure.not_found()
+  return not_found()
 end
 
 local function quoted_list(list)
@@ -104,10 +114,11 @@ local function one_of(value, list)
   return false
 end
 
--- resolve(path, params) -> route path ("/files", as under /v1 in OpenAI mode)
+-- resolve(req, params) -> route path ("/files", as under /v1 in OpenAI mode)
 --                          | nil, api_error (400 bad api-version, 404 other paths)
 -- params: the decoded query (a repeated api-version arrives as a table: refused).
-function Azure:resolve(path, params)
+function Azure:resolve(req, params)
+  local path = req.path
   local version = params["api-version"]
   -- "/openai/v1" and "/openai/v1/" belong to the v1 layout too (a 404 there, not a
   -- dated path missing its api-version)
@@ -120,7 +131,7 @@ function Azure:resolve(path, params)
   end
   local dated_route = path:match("^/openai(/.+)$")
   if not dated_route then
-    return nil, M.not_found()
+    return nil, not_found()
   end
   if version == nil or version == "" then
     return nil, missing_version()
@@ -133,7 +144,7 @@ end
 
 -- handler_query(params) -> the query a route handler sees: api-version only selects
 -- the API surface, so paging and filters never meet it.
-function M.handler_query(params)
+function Azure.handler_query(_, params)
   if params["api-version"] == nil then return params end
   local out = {}
   for k, v in pairs(params) do
@@ -144,9 +155,9 @@ end
 
 ---------------------------------------------------------------------------- answers
 
--- body(api_error) -> Azure's envelope: code (the error's, else the status), message,
--- and param only when set.
-function M.body(e)
+-- error_body(api_error) -> Azure's envelope: code (the error's, else the status),
+-- message, and param only when set.
+function Azure.error_body(_, e)
   local code = e.code
   if code == nil or code == json.null then code = tostring(e.status) end
   local err = { code = tostring(code), message = e.message }
@@ -155,11 +166,26 @@ function M.body(e)
 end
 
 -- request_id() -> a v4-style UUID, the shape apim-request-id has.
-function M.request_id()
+function Azure.request_id()
   local hex = util.random_hex(32)
   local variant = ("89ab"):sub(math.random(1, 4)):sub(1, 1)
   return string.format("%s-%s-4%s-%s%s-%s", hex:sub(1, 8), hex:sub(9, 12), hex:sub(14, 16), variant,
     hex:sub(18, 20), hex:sub(21, 32))
+end
+
+-- add_headers(h, server, req): apim-request-id instead of the openai-* headers
+function Azure.add_headers(_, h, _, req)
+  h[#h + 1] = { "apim-request-id", req.request_id }
+end
+
+-- describe(server) -> what the "listening on" line says
+function Azure:describe(server)
+  return string.format("%s (azure mode, api-version %s)", server.endpoint, self.api_version)
+end
+
+-- state() -> this mode's fields in GET /_fake/state (never the token)
+function Azure:state()
+  return { azure = true, api_version = self.api_version }
 end
 
 return M
