@@ -345,7 +345,7 @@ describe("methods", function()
       assert.is_function(c[row.name], row.name)
       assert.is_function(c:strict()[row.name], row.name)
     end
-    assert.equal(26, #ft.endpoints) -- 25 operations; downloadFile has two methods
+    assert.equal(34, #ft.endpoints) -- 33 operations; downloadFile has two methods
     assert.is_nil(c.upload_files)
     assert.has_error(function() c:upload_files{} end)
     assert.equal(0, #server:requests())

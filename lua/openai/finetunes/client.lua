@@ -194,6 +194,7 @@ local function prepare(st, row, ctx, ...)
     n = n + 1
     ctx.argn = n
     local p = select(n, ...)
+    if p == nil and row.optional_body then p = {} end
     if type(p) ~= "table" then fail(format("table expected, got %s", describe(p))) end
     if validation and row.check then row.check(p) end
     body = encode_json(p)
@@ -362,6 +363,10 @@ function lifecycle._policy(self) return state_of(self, "_policy").policy end
 -- The response cache object (cache.lua), or nil when the client has none.
 function lifecycle._cache(self) return state_of(self, "_cache").cache end
 
+-- The webhook_secret option (or $OPENAI_WEBHOOK_SECRET at ft.new), or nil:
+-- for verify_webhook / unwrap_webhook only; never in tostring or errors.
+function lifecycle._webhook_secret(self) return state_of(self, "_webhook_secret").webhook_secret end
+
 -- Build the req of endpoint `name` from its usual arguments, with all checks
 -- (misuse raises at the caller of _prepare). Returns req, max_retries.
 function lifecycle._prepare(self, name, ...)
@@ -458,6 +463,7 @@ function M.new(opts)
     timeout = r.timeout, connect_timeout = r.connect_timeout, idle_timeout = r.idle_timeout,
     headers = default_headers(r),
     policy = policy,
+    webhook_secret = r.webhook_secret,
   }
   st.transport = make_transport(r)
   if r.cache then

@@ -269,6 +269,11 @@ local OPTIONS = {
   raise = check_boolean,
   max_response_bytes = check_positive_integer,
   verbose = check_boolean,
+  -- (only its type is named: it is a secret)
+  webhook_secret = function(v, n)
+    if type(v) ~= "string" or v == "" then fail(format("%s must be a non-empty string, got %s", n, type(v))) end
+    return v
+  end,
 }
 config.OPTIONS = OPTIONS
 
@@ -321,6 +326,8 @@ function config.resolve(opts, getenv)
   r.default_headers = nil
 
   local function read_env(name) return env(getenv, name) end
+  -- what the SDKs read for client.webhooks.unwrap (workflow/webhooks.lua)
+  r.webhook_secret = r.webhook_secret or read_env("OPENAI_WEBHOOK_SECRET")
   local profile = r.provider
   if profile == nil then
     local v = read_env("OPENAI_API_TYPE")

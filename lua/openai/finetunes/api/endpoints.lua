@@ -1,4 +1,4 @@
--- The 25 API operations as data, one row each: everything the module knows
+-- The API operations as data, one row each: everything the module knows
 -- about an operation is on its row. client.lua makes one method per row,
 -- paginate.lua one iterator per row with `each`, cache.lua reads `cache` and
 -- `invalidates`; nothing else in the module knows a path or an operation's name.
@@ -19,6 +19,7 @@
 --              query table; with validation on, a key outside the list raises
 --              naming the known ones, and each given key is checked.
 --   body       "json" | "multipart": the argument after the path params is the payload
+--   optional_body  true: the JSON payload may be left out (sent as {}), as the SDKs' defaults
 --   form       multipart only: payloads.lua's builder, (payload, check) -> multipart, size
 --   check      with validation on: the payload check (validate.lua), (payload [, size])
 --   result     "json" (decoded table, the default) | "raw" (the bytes) | "file" (streamed to a path)
@@ -105,6 +106,26 @@ local endpoints = {
   { name = "model", op = "retrieveModel", method = "GET", path = "/models/{id}", params = { "id" }, cache = "models" },
   { name = "delete_model", op = "deleteModel", method = "DELETE", path = "/models/{id}", params = { "id" },
     invalidates = "models" },
+
+  -- Webhook endpoints: not in the OpenAPI copy; paths and shapes are openai-node 7.59's
+  -- resources/webhooks (webhooks.ts, event-types.ts). The signing secret comes back
+  -- only from create and rotate_secret (WebhookEndpointWithSecret.signing_secret).
+  { name = "webhook_endpoints", op = "listWebhookEndpoints", method = "GET", path = "/webhook_endpoints",
+    list = "cursor", each = "each_webhook_endpoint", query = { AFTER, { "limit", check.integer, 1, 100 } } },
+  { name = "create_webhook_endpoint", op = "createWebhookEndpoint", method = "POST", path = "/webhook_endpoints",
+    body = "json" },
+  { name = "webhook_endpoint", op = "retrieveWebhookEndpoint", method = "GET",
+    path = "/webhook_endpoints/{id}", params = { "id" } },
+  { name = "update_webhook_endpoint", op = "updateWebhookEndpoint", method = "POST",
+    path = "/webhook_endpoints/{id}", params = { "id" }, body = "json", optional_body = true },
+  { name = "delete_webhook_endpoint", op = "deleteWebhookEndpoint", method = "DELETE",
+    path = "/webhook_endpoints/{id}", params = { "id" } },
+  { name = "rotate_webhook_secret", op = "rotateWebhookEndpointSecret", method = "POST",
+    path = "/webhook_endpoints/{id}/rotate_secret", params = { "id" }, body = "json", optional_body = true },
+  { name = "test_webhook_endpoint", op = "testWebhookEndpoint", method = "POST",
+    path = "/webhook_endpoints/{id}/test", params = { "id" }, body = "json" },
+  { name = "webhook_event_types", op = "listWebhookEventTypes", method = "GET", path = "/webhook_event_types",
+    list = "single" },
 }
 
 for _, row in ipairs(endpoints) do

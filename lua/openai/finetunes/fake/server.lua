@@ -36,6 +36,7 @@ Server.ROUTE_MODULES = {
   "openai.finetunes.fake.routes.permissions",
   "openai.finetunes.fake.routes.graders",
   "openai.finetunes.fake.routes.models",
+  "openai.finetunes.fake.routes.webhooks",
 }
 
 local function temp_data_dir()

@@ -76,6 +76,8 @@ function Store:reset()
   self.permissions = {}   -- checkpoint model name -> collection
   self.checkpoints_by_name = {}
   self.models = new_collection(self)
+  self.webhook_endpoints = new_collection(self)
+  self.webhook_deliveries = {}  -- fake/webhooks.lua
   self.next_job = nil     -- overrides for the next created job (POST /_fake/next_job)
   self.next_file = nil    -- overrides for the next created file (POST /_fake/next_file)
   require("openai.finetunes.fake.catalog").seed(self)

@@ -157,6 +157,9 @@ handlers["POST /_fake/shutdown"] = function(server)
   return ok()
 end
 
+-- the webhook deliveries' control calls live with them
+for key, h in pairs(require("openai.finetunes.fake.webhooks").control) do handlers[key] = h end
+
 function M.handle(server, conn, req)
   local key = req.method .. " " .. req.path:gsub("/+$", "")
   local h = handlers[key]
