@@ -80,7 +80,10 @@ describe("webhook endpoints", function()
     local r2 = assert(c:rotate_webhook_secret(ep.id, { keep_old_secret_active_for_24_hours = true }))
     assert.equal('{"keep_old_secret_active_for_24_hours":true}', server:last_request().body)
     assert.not_equal(r1.signing_secret, r2.signing_secret)
-    local _, err = c:rotate_webhook_secret(ep.id, { keep_old_secret_active_for_24_hours = "yes" })
+    assert.has_error(function() c:rotate_webhook_secret(ep.id, { keep_old_secret_active_for_24_hours = "yes" }) end,
+      "bad argument #2 to 'rotate_webhook_secret' (keep_old_secret_active_for_24_hours must be a boolean, got \"yes\")")
+    local raw = H.client(server, { validation = false })
+    local _, err = raw:rotate_webhook_secret(ep.id, { keep_old_secret_active_for_24_hours = "yes" })
     assert.equal(400, err.status)
   end)
 
@@ -103,7 +106,10 @@ describe("webhook endpoints", function()
     _, err = c:create_webhook_endpoint{ url = "http://127.0.0.1:9/", name = "x", event_types = ft.array{ "nope" } }
     assert.equal(400, err.status)
     assert.equal("event_types[0]", err.param)
-    _, err = c:create_webhook_endpoint{ url = "http://127.0.0.1:9/", name = "x" }
+    assert.has_error(function() c:create_webhook_endpoint{ url = "http://127.0.0.1:9/", name = "x" } end,
+      "bad argument #1 to 'create_webhook_endpoint' (event_types is required, expected a non-empty array of event types)")
+    local raw = H.client(server, { validation = false })
+    _, err = raw:create_webhook_endpoint{ url = "http://127.0.0.1:9/", name = "x" }
     assert.equal(400, err.status)
     assert.equal("event_types", err.param)
     local ep = create()

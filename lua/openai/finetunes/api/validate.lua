@@ -210,4 +210,31 @@ function validate.validate_grader(p)
   graders.grader(p.grader, "grader")
 end
 
+-- Webhook endpoints (openai-node 7.59 WebhookCreateParams, WebhookUpdateParams,
+-- WebhookRotateSecretParams, WebhookTestParams). Event types are not listed
+-- here: the service adds them (webhook_event_types() names them).
+function validate.create_webhook_endpoint(p)
+  check.required(p.url, "url", "the URL that receives deliveries")
+  check.string(p.url, "url", 1)
+  check.required(p.name, "name", "a string")
+  check.string(p.name, "name", 1)
+  check.required(p.event_types, "event_types", "a non-empty array of event types")
+  check.string_list(p.event_types, "event_types")
+end
+
+function validate.update_webhook_endpoint(p)
+  check.optional(p, "url", "", check.string, 1)
+  check.optional(p, "name", "", check.string, 1)
+  check.optional(p, "event_types", "", check.string_list)
+end
+
+function validate.rotate_webhook_secret(p)
+  check.optional(p, "keep_old_secret_active_for_24_hours", "", check.boolean)
+end
+
+function validate.test_webhook_endpoint(p)
+  check.required(p.event_type, "event_type", "an event type, e.g. \"fine_tuning.job.succeeded\"")
+  check.string(p.event_type, "event_type", 1)
+end
+
 return validate
