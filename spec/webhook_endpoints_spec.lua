@@ -107,7 +107,8 @@ describe("webhook endpoints", function()
     assert.equal(400, err.status)
     assert.equal("event_types[0]", err.param)
     assert.has_error(function() c:create_webhook_endpoint{ url = "http://127.0.0.1:9/", name = "x" } end,
-      "bad argument #1 to 'create_webhook_endpoint' (event_types is required, expected a non-empty array of event types)")
+      "bad argument #1 to 'create_webhook_endpoint' (event_types is required, expected a non-empty array of"
+        .. " event types)")
     local raw = H.client(server, { validation = false })
     _, err = raw:create_webhook_endpoint{ url = "http://127.0.0.1:9/", name = "x" }
     assert.equal(400, err.status)
