@@ -1,6 +1,8 @@
 -- For every operation, the request the fake server received has the method,
 -- path, query, JSON body, multipart field names and filename, Accept and
--- Content-Type the official SDKs send (api-contract.md §2, §7.3, §7.7, §7.9).
+-- Content-Type the official SDKs send (openai-python and openai-node: their
+-- resources/ for paths, _base_client.py / client.ts for headers, _files.py /
+-- uploads.ts for multipart, pagination.py / pagination.ts for paging).
 -- Ids are made up: the answer does not matter here, the request does.
 local ft = require("openai.finetunes")
 local H = require("spec.support.client_helper")
@@ -101,7 +103,7 @@ describe("SDK parity of every request", function()
   H.each_test(function(s, client) server, c = s, client end,
     { client = { organization = "org-parity", project = "proj_parity" } })
 
-  it("covers all 25 operations of api-contract.md §2", function()
+  it("covers all 25 fine-tuning operations of the API reference", function()
     local ops = {}
     for _, case in ipairs(CASES) do ops[ft.endpoints[case[1]].op] = true end
     local n = 0

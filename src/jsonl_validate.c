@@ -132,7 +132,7 @@ static uint64_t count_chars(const char *s, size_t len) {
 }
 
 /* OpenAI tokenizer control tokens: the API fails a job whose data holds one
- * (training-data.md §1.7, "contains an invalid token"). */
+ * (its error names the example: "... contains an invalid token: <|fim_suffix|>"). */
 static const char *special_token(const char *s, size_t len) {
   static const char *const TOKENS[] = {"<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>",
                                        "<|fim_suffix|>", "<|endofprompt|>", "<|im_start|>",

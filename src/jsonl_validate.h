@@ -12,7 +12,8 @@
  *   ... v->stats ...
  *   oft_jsonl_release(v);
  *
- * The rules are OpenAI's documented per-line formats (training-data.md §1):
+ * The rules are OpenAI's documented per-line formats (the fine-tuning guides,
+ * https://platform.openai.com/docs/guides/fine-tuning, and the API reference):
  * supervised chat (with tools, legacy functions, vision parts, weight), DPO
  * (input / preferred_output / non_preferred_output) and reinforcement
  * (messages + any other keys). Every problem is counted; the first
@@ -44,7 +45,7 @@ typedef enum oft_jsonl_severity { OFT_JSONL_ERROR = 0, OFT_JSONL_WARNING = 1 } o
 typedef void (*oft_jsonl_report_fn)(void *ud, uint64_t line, oft_jsonl_severity severity,
                                     const char *path, const char *message);
 
-/* Documented limits the checks use (training-data.md §1.3, §1.7). */
+/* Documented limits the checks use (the fine-tuning and vision fine-tuning guides). */
 #define OFT_JSONL_MIN_EXAMPLES 10
 #define OFT_JSONL_MAX_IMAGES 10                      /* per example */
 #define OFT_JSONL_MAX_IMAGE_BYTES ((size_t)10 * 1024 * 1024) /* decoded data: URL */

@@ -18,7 +18,7 @@ local ft = {}
 ft._VERSION = client.VERSION
 ft.version = client.VERSION
 
--- Build a client; every option is optional but the key (DESIGN.md "Public API").
+-- Build a client; every option is optional but the credential (README "Options", config.lua).
 ft.new = client.new
 
 -- JSON null inside arrays, or to send an explicit null (validation_file = ft.null).

@@ -1,6 +1,7 @@
 -- Request pieces that are not plain JSON: the multipart bodies of upload_file
 -- and add_upload_part (field names, filename and content type as the official
--- SDKs send them, api-contract.md §7.9), and the local file checks that must
+-- SDKs send them: openai-python's `_files.py` / `_qs.py`, openai-node's
+-- `src/internal/uploads.ts`), and the local file checks that must
 -- fail before anything is sent.
 local misuse = require("openai.finetunes.misuse")
 local check = require("openai.finetunes.api.validate.check")

@@ -1,7 +1,8 @@
 --- The retry policy every transport shares: which failures get another attempt,
 -- how long to wait before it, and the optional circuit breaker in front.
 --
--- Rules (api-contract.md §7.2, the official SDKs', then past them):
+-- Rules (the official SDKs': openai-python's `_base_client.py`, openai-node's
+-- `src/client.ts`; then past them):
 --  * transport errors of kind connect, dns, io, timeout and proxy are retried;
 --    tls, invalid_request, too_large, aborted, closed and anything unknown are
 --    not, nor is a Lua error raised by a callback (it propagates to the caller);
@@ -90,7 +91,7 @@ end
 local Policy = {}
 Policy.__index = Policy
 
---- Build the policy from the client's options (see DESIGN.md `ft.new`):
+--- Build the policy from the client's options (README "Options"):
 -- `max_retries`, `retry = {statuses, max_retry_after, base_delay, max_delay,
 -- jitter, on_retry}`, `circuit_breaker = {failure_threshold, window,
 -- reset_timeout}` (off unless given). Misuse raises naming the option;

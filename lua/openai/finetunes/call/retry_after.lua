@@ -1,6 +1,7 @@
 --- How long a server asked us to wait: `retry-after-ms`, else `Retry-After` as
 -- (float) seconds or as an HTTP date (RFC 9110 §10.2.3), in that order, as the
--- official SDKs read them (api-contract.md §7.2). Pure functions, no clock of
+-- official SDKs read them (openai-python's `_base_client.py`, openai-node's
+-- `src/client.ts`). Pure functions, no clock of
 -- their own: the caller passes the wall-clock time an HTTP date is measured from.
 local M = {}
 

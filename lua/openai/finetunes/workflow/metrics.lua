@@ -24,7 +24,8 @@
 -- ft.parse_result_file(text) -> rows, info | nil, message
 --   The pure parser behind job_metrics (info without file_id and job).
 --   Current jobs serve the CSV base64-encoded, older ones plain
---   (training-data.md §3); the rule: text that starts with "step," is CSV,
+--   (the OpenAI cookbook's examples/Fine_tuning_for_function_calling.ipynb
+--   base64-decodes it before reading the CSV); the rule: text that starts with "step," is CSV,
 --   anything else is base64 (ASCII whitespace ignored) whose decoded text
 --   must start with "step,". CRLF or LF line ends, an optional UTF-8 BOM,
 --   double-quoted cells ("" for a quote) and blank lines are accepted.

@@ -1,4 +1,4 @@
--- Grader payloads (api-contract.md §4.5): used by run_grader, validate_grader
+-- Grader payloads (https://platform.openai.com/docs/api-reference/graders): used by run_grader, validate_grader
 -- and method.reinforcement.grader.
 local check = require("openai.finetunes.api.validate.check")
 local misuse = require("openai.finetunes.misuse")
