@@ -434,3 +434,108 @@ describe("transport selection", function()
     assert.equal(H.API_KEY, got.api_key)
   end)
 end)
+
+describe("configuration errors", function()
+  local misuse = require("openai.finetunes.misuse")
+
+  -- config.resolve's misuse value for opts under the environment env.
+  local function problem(opts, env)
+    local ok, m = pcall(config.resolve, opts, function(n) return (env or {})[n] end)
+    assert.is_false(ok)
+    assert.is_true(misuse.is_misuse(m), tostring(m))
+    return m
+  end
+
+  it("carry a code and the option (or variable) they are about", function()
+    local cases = {
+      { { api_key = "k", colour = 1 }, nil, "unknown_option", "colour", 'unknown option "colour"' },
+      { { api_key = "k", proxy = { port = 1 } }, nil, "unknown_option", "proxy.port", "unknown option proxy.port" },
+      { { api_key = "k", timeout = -1 }, nil, "invalid_option", "timeout", "timeout must be a number > 0, got -1" },
+      { {}, nil, "missing_credentials", nil, "missing API key: pass api_key = ... or set OPENAI_API_KEY" },
+      { { provider = "azure", api_key = "k" }, nil, "missing_endpoint", "endpoint",
+        'missing Azure OpenAI endpoint: pass endpoint = "https://NAME.openai.azure.com" or set AZURE_OPENAI_ENDPOINT' },
+      { { provider = "azure", endpoint = "https://r.example" }, nil, "missing_credentials", nil,
+        "missing Azure OpenAI credentials: pass api_key, azure_ad_token or azure_ad_token_provider, "
+          .. "or set AZURE_OPENAI_API_KEY or AZURE_OPENAI_AD_TOKEN" },
+      { { api_key = "k", endpoint = "https://r.example" }, nil, "wrong_provider", "endpoint",
+        'endpoint is an Azure OpenAI option: add provider = "azure"' },
+      { { api_key = "k", headers = {}, default_headers = {} }, nil, "conflicting_options", "default_headers",
+        "give headers or default_headers, not both (they are the same option)" },
+      { {}, { OPENAI_API_KEY = "k", OPENAI_BASE_URL = "ftp://x" }, "invalid_environment", "OPENAI_BASE_URL",
+        'OPENAI_BASE_URL must be an http:// or https:// URL, got "ftp://x"' },
+      { {}, { OPENAI_API_TYPE = "azure_ad" }, "invalid_environment", "OPENAI_API_TYPE",
+        'OPENAI_API_TYPE must be "openai" or "azure", got "azure_ad"' },
+      { { transport = { request = function() end }, auth = { token_provider = function() return "t" end } }, nil,
+        "incompatible_transport", "transport",
+        "transport has no set_credential method, which auth.token_provider needs" },
+    }
+    for _, case in ipairs(cases) do
+      local m = problem(case[1], case[2])
+      assert.are.equal(case[3], m.code, case[5])
+      assert.are.equal(case[4], m.field, case[5])
+      assert.are.equal(case[5], m.problem)
+    end
+  end)
+
+  it("come back from ft.try_new as a value; ft.new raises the same message", function()
+    local c, bad = ft.try_new{ api_key = "k", colour = 1 }
+    assert.is_nil(c)
+    assert.are.equal("unknown_option", bad.code)
+    assert.are.equal("new", bad.fname)
+    assert.are.equal(1, bad.argn)
+    assert.are.equal("bad argument #1 to 'new' (unknown option \"colour\")", tostring(bad))
+    local ok, err = pcall(function() local r = ft.new{ api_key = "k", colour = 1 } return r end)
+    assert.is_false(ok)
+    assert.are.equal("string", type(err))
+    assert.truthy(err:find("client_spec.lua:%d+: bad argument #1 to 'new' %(unknown option \"colour\"%)$"), err)
+    local retry_bad = select(2, ft.try_new{ api_key = "k", retry = { jitter = 2 } })
+    assert.are.equal("invalid_option", retry_bad.code)
+    assert.are.equal("retry.jitter", retry_bad.field)
+    local good = assert(ft.try_new{ api_key = "k", base_url = "http://127.0.0.1:1/v1" })
+    assert.is_true(ft.is_client(good))
+    good:close()
+  end)
+end)
+
+describe("misuse on the strict view and in helpers", function()
+  local misuse = require("openai.finetunes.misuse")
+
+  it("is raised at the caller's line as a string, on plain and strict clients alike", function()
+    local plain = ft.new{ api_key = "k", base_url = "http://127.0.0.1:1/v1" }
+    for _, c in ipairs({ plain, plain:strict() }) do
+      for _, call in ipairs({
+        { function() local r = c:file("") return r end,
+          "bad argument #1 to 'file' (id must be a non-empty string, got \"\")" },
+        { function() local r = c:each_file{ limti = 1 } return r end,
+          "bad argument #1 to 'each_file' (unknown query key" },
+        { function() local r = c:wait_for_job("") return r end, "bad argument #1 to 'wait_for_job' (id must be" },
+        { function() local r = c:job_metrics("") return r end, "bad argument #1 to 'job_metrics' (id must be" },
+        { function() local r = c:batch{ { "file", "" } } return r end,
+          "bad argument #1 to 'batch' (calls[1]: bad argument #1 to 'file' (id must be" },
+        { function() local r = c:upload_large_file({ file = "/nonexistent/x" }) return r end,
+          "bad argument #1 to 'upload_large_file' (file \"/nonexistent/x\" cannot be read" },
+      }) do
+        local ok, err = pcall(call[1])
+        assert.is_false(ok)
+        assert.are.equal("string", type(err))
+        assert.truthy(err:find("^[^\n]*client_spec%.lua:%d+: "), err)
+        assert.truthy(err:find(call[2], 1, true), err)
+      end
+    end
+    plain:close()
+  end)
+
+  it("comes back as the value inside misuse.capture", function()
+    local c = ft.new{ api_key = "k", base_url = "http://127.0.0.1:1/v1" }
+    local ok, m = misuse.capture(c.each_job, c, { limit = 0 })
+    assert.is_false(ok)
+    assert.is_true(misuse.is_misuse(m))
+    assert.are.equal("each_job", m.fname)
+    assert.are.equal(1, m.argn)
+    assert.are.equal("limit must be an integer >= 1, got 0", m.problem)
+    ok, m = misuse.capture(c:strict().job, c:strict(), "")
+    assert.is_false(ok)
+    assert.are.equal("job", m.fname)
+    c:close()
+  end)
+end)

@@ -4,6 +4,7 @@
 -- HTTP against the fake server.)
 local retry = require("openai.finetunes.call.retry")
 local retry_after = require("openai.finetunes.call.retry_after")
+local misuse = require("openai.finetunes.misuse")
 
 local function res(status, headers) return { status = status, headers = headers or {} } end
 local function terr(kind, extra)
@@ -192,8 +193,12 @@ end)
 
 describe("retry policy options", function()
   local function refused(opts, pattern)
-    local ok, msg = pcall(retry.policy, opts)
+    local ok, m = pcall(retry.policy, opts)
     assert.is_false(ok)
+    -- a misuse value (ft.new aims and formats it), naming the option
+    assert.is_true(misuse.is_misuse(m))
+    assert.are.equal("invalid_option", m.code)
+    local msg = tostring(misuse.aim(m, "new", 1))
     assert.is_truthy(msg:find("bad argument #1 to 'new' (", 1, true), msg)
     assert.is_truthy(msg:find(pattern, 1, true), msg)
   end
@@ -303,6 +308,7 @@ describe("policy:perform over the curl transport", function()
     assert.are.equal(1, attempts)
     local ok, msg = pcall(p.perform, p, transport, get("503"), { max_retries = -1 })
     assert.is_false(ok)
+    msg = tostring(msg)
     assert.is_truthy(msg:find("max_retries must be a non-negative integer, got -1", 1, true), msg)
   end)
 

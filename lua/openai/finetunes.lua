@@ -10,6 +10,7 @@ local core = require("openai.finetunes.core")
 local client = require("openai.finetunes.client")
 local errors = require("openai.finetunes.errors")
 local endpoints = require("openai.finetunes.api.endpoints")
+local misuse = require("openai.finetunes.misuse")
 
 local setmetatable, type = setmetatable, type
 
@@ -20,6 +21,8 @@ ft.version = client.VERSION
 
 -- Build a client; every option is optional but the credential (README "Options", config.lua).
 ft.new = client.new
+-- The same, returning nil and the misuse value (its `code`) instead of raising.
+ft.try_new = client.try_new
 
 -- JSON null inside arrays, or to send an explicit null (validation_file = ft.null).
 ft.null = core.null
@@ -28,7 +31,7 @@ ft.null = core.null
 function ft.array(t)
   if t == nil then t = {} end
   if type(t) ~= "table" then
-    error("bad argument #1 to 'array' (table expected, got " .. type(t) .. ")", 2)
+    misuse.argerror("array", 1, "table expected, got " .. type(t), 2)
   end
   return setmetatable(t, core.array_mt)
 end

@@ -296,18 +296,19 @@ end
 
 -- The raising view calls the plain method on the plain client (so helpers
 -- built on other methods keep their nil, err logic) and raises the error
--- object it returns. Misuse keeps pointing at the caller's line.
+-- object it returns. Misuse comes back as its value (misuse.capture) and is
+-- raised from here, so it points at the caller's line.
 local function strict_method(name, fn)
   return function(view, ...)
     local plain = type(view) == "table" and rawget(view, PLAIN)
     if not plain then
       error(format("calling '%s' on bad self (use client:%s(...))", name, name), 2)
     end
-    local r = pack(pcall(fn, plain, ...))
+    local r = pack(misuse.capture(fn, plain, ...))
     if not r[1] then
-      local msg = misuse.strip_position(r[2])
-      if msg then error(msg, 2) end
-      error(r[2], 0)
+      local m = r[2]
+      if misuse.is_misuse(m) then misuse.raise(m, m.fname or name, m.argn or 1, 2) end
+      error(m, 0)
     end
     if r[2] == nil and errors.is_error(r[3]) then error(r[3], 0) end
     return unpack(r, 2, r.n)
@@ -367,15 +368,17 @@ function lifecycle._cache(self) return state_of(self, "_cache").cache end
 -- for verify_webhook / unwrap_webhook only; never in tostring or errors.
 function lifecycle._webhook_secret(self) return state_of(self, "_webhook_secret").webhook_secret end
 
--- Build the req of endpoint `name` from its usual arguments, with all checks
--- (misuse raises at the caller of _prepare). Returns req, max_retries.
+-- Build the req of endpoint `name` from its usual arguments, with all checks.
+-- Returns req, max_retries. Misuse raises as its value (misuse.lua), aimed
+-- at (name, argument number): the helper's own public boundary re-aims it at
+-- itself (misuse.pass / misuse.raise) and formats it there.
 function lifecycle._prepare(self, name, ...)
   local st = state_of(self, "_prepare")
   local row = endpoints[name]
   if not row then error(format("no endpoint named %s", describe(name)), 2) end
   local ctx = { argn = 1 }
   local ok, req, max_retries = pcall(prepare, st, row, ctx, ...)
-  if not ok then misuse.raise(req, name, ctx.argn, 2) end
+  if not ok then misuse.pass(req, name, ctx.argn) end
   return req, max_retries
 end
 
@@ -449,11 +452,13 @@ local function default_headers(r)
   return list
 end
 
--- ft.new{...}: misuse raises at the caller's line (level counts from new).
+-- ft.new{...}: misuse raises at the caller's line (level counts from new);
+-- a configuration problem carries a `code` (config.lua).
 function M.new(opts)
   local ok, r = pcall(config.resolve, opts)
   if not ok then misuse.raise(r, "new", 1, 2) end
-  local policy = retry.policy(r, "new", 2)
+  local made, policy = pcall(retry.policy, r)
+  if not made then misuse.raise(policy, "new", 1, 2) end
   local st = {
     base_url = r.base_url,
     auth_header = r.auth_header, auth_name = lower(r.auth_header),
@@ -475,6 +480,16 @@ function M.new(opts)
   local self = setmetatable({ [STATE] = st }, ClientMT)
   if r.raise then return Client.strict(self) end
   return self
+end
+
+-- ft.try_new{...}: the client, or nil and the misuse as a value ({fname =
+-- "new", argn = 1, problem, field, code}; tostring gives the message) for a
+-- caller that acts on the code rather than the text (the openai-ft command).
+function M.try_new(opts)
+  local ok, c = misuse.capture(M.new, opts)
+  if ok then return c end
+  if misuse.is_misuse(c) then return nil, c end
+  error(c, 0)
 end
 
 function M.is_client(x)

@@ -86,7 +86,10 @@ local function check_fields(t, name, fields)
   check_table(t, name)
   for k, v in pairs(t) do
     local check = fields[k]
-    if not check then fail(format("unknown option %s.%s", name, tostring(k))) end
+    if not check then
+      fail(format("unknown option %s.%s", name, tostring(k)),
+        { field = name .. "." .. tostring(k), code = "unknown_option" })
+    end
     check(v, name .. "." .. k)
   end
   return t
@@ -178,7 +181,7 @@ local function check_default_query(v, name)
 end
 
 local function check_provider(v, name)
-  if not provider.NAMES[v] then fail(format('%s must be "openai" or "azure", got %s', name, describe(v))) end
+  if not provider.NAMES[v] then fail(format('%s must be %s, got %s', name, provider.QUOTED_NAMES, describe(v))) end
   return v
 end
 
@@ -238,10 +241,6 @@ local OPTIONS = {
   api_key = check_api_key,
   base_url = check_base_url,
   provider = check_provider,
-  endpoint = check_base_url,
-  api_version = check_api_version,
-  azure_ad_token = check_api_key,
-  azure_ad_token_provider = check_function,
   auth = check_auth,
   default_query = check_default_query,
   organization = check_optional_value,
@@ -275,7 +274,25 @@ local OPTIONS = {
     return v
   end,
 }
+-- The options only one provider takes (provider.lua), by the kind of value.
+local KINDS = { url = check_base_url, version = check_api_version, credential = check_api_key,
+  ["function"] = check_function }
+for option, p in pairs(provider.OPTIONS) do
+  OPTIONS[option] = assert(KINDS[p.options[option]], "provider option kind")
+end
 config.OPTIONS = OPTIONS
+
+-- An option's check; its misuse names the option and says it is invalid
+-- unless the check gave a code of its own.
+local function check_option(name, v, where, code)
+  local ok, r = pcall(OPTIONS[name], v, where)
+  if ok then return r end
+  if misuse.is_misuse(r) and r.code == nil then
+    r.code = code
+    r.field = r.field or where
+  end
+  error(r, 0)
+end
 
 -- Environment values are trimmed; empty means unset (what the SDKs' readEnv does).
 local function env(getenv, name)
@@ -308,49 +325,69 @@ end
 function config.resolve(opts, getenv)
   getenv = getenv or os.getenv
   if opts == nil then opts = {} end
-  if type(opts) ~= "table" then fail("options must be a table, got " .. describe(opts)) end
+  if type(opts) ~= "table" then
+    fail("options must be a table, got " .. describe(opts), { code = "invalid_option" })
+  end
   local r = {}
   for k, v in pairs(opts) do
-    local check = OPTIONS[k]
-    if not check then fail("unknown option " .. describe(k)) end
-    r[k] = check(v, k)
+    if not OPTIONS[k] then fail("unknown option " .. describe(k), { field = k, code = "unknown_option" }) end
+    r[k] = check_option(k, v, k, "invalid_option")
   end
   for k, v in pairs(config.DEFAULTS) do
     if r[k] == nil then r[k] = v end
   end
 
   if opts.headers ~= nil and opts.default_headers ~= nil then
-    fail("give headers or default_headers, not both (they are the same option)")
+    fail("give headers or default_headers, not both (they are the same option)",
+      { field = "default_headers", code = "conflicting_options" })
   end
   r.headers = r.headers or r.default_headers
   r.default_headers = nil
 
-  local function read_env(name) return env(getenv, name) end
   -- what the SDKs read for client.webhooks.unwrap (workflow/webhooks.lua)
-  r.webhook_secret = r.webhook_secret or read_env("OPENAI_WEBHOOK_SECRET")
-  local profile = r.provider
-  if profile == nil then
-    local v = read_env("OPENAI_API_TYPE")
-    profile = v and check_provider(v, "OPENAI_API_TYPE") or "openai"
+  r.webhook_secret = r.webhook_secret or env(getenv, "OPENAI_WEBHOOK_SECRET")
+  local chosen = r.provider
+  if chosen == nil then
+    local v = env(getenv, provider.ENV)
+    if v then
+      local ok, why = pcall(check_provider, v, provider.ENV)
+      if not ok then
+        why.field, why.code = provider.ENV, "invalid_environment"
+        error(why, 0)
+      end
+    end
+    chosen = v or provider.DEFAULT
   end
-  r.provider = profile
-  provider[profile](r, opts, read_env, OPTIONS)
+  r.provider = chosen
+  local p = provider.NAMES[chosen]
+  -- the provider reads the variables of its options, checked as the options are
+  local function read_env(option) return env(getenv, p.env[option]) end
+  local function check_env(option, v)
+    return check_option(option, v, p.env[option], "invalid_environment")
+  end
+  p.resolve(r, opts, read_env, check_env)
 
   -- Custom headers from the environment first, then the headers option on top.
   local headers = {}
   local custom = env(getenv, "OPENAI_CUSTOM_HEADERS")
   if custom then
-    for name, value in pairs(config.parse_custom_headers(custom)) do headers[name] = value end
+    local ok, parsed = pcall(config.parse_custom_headers, custom)
+    if not ok then
+      if misuse.is_misuse(parsed) then parsed.field, parsed.code = "OPENAI_CUSTOM_HEADERS", "invalid_environment" end
+      error(parsed, 0)
+    end
+    for hname, value in pairs(parsed) do headers[hname] = value end
   end
   for name, value in pairs(r.headers or {}) do headers[name] = value end
   r.headers = headers
 
   -- A ready transport brings its own auth; every other path needs a credential.
   local ready_transport = r.transport and type(field_of(r.transport, "request")) == "function"
-  if r.missing_credentials and not ready_transport then fail(r.missing_credentials) end
-  r.missing_credentials = nil
+  if r.missing and not ready_transport then fail(r.missing.problem, { code = r.missing.code }) end
+  r.missing = nil
   if r.token_provider and ready_transport and type(field_of(r.transport, "set_credential")) ~= "function" then
-    fail(format("transport has no set_credential method, which %s needs", r.token_provider_name))
+    fail(format("transport has no set_credential method, which %s needs", r.token_provider_name),
+      { field = "transport", code = "incompatible_transport" })
   end
   return r
 end

@@ -1,6 +1,7 @@
 -- The one error type of openai.finetunes: every run-time failure (network, HTTP
 -- status, API error envelope, unreadable answer) comes back as `nil, err` with
--- one of these. Misuse is not an error object: it raises a plain message.
+-- one of these. Misuse is not an error object: it raises a plain message
+-- (misuse.lua).
 local json_decode = require("openai.finetunes.core").json_decode
 local retry = require("openai.finetunes.call.retry")
 
@@ -89,10 +90,18 @@ local function describe_raw_body(status, body)
   return one_line(body, 200)
 end
 
--- The id a service gave the exchange: OpenAI's x-request-id, else Azure's
--- apim-request-id (Azure OpenAI sends both; its gateway errors only the latter).
+-- The id a service gave the exchange: the first of the providers'
+-- request-id headers the answer has (provider.lua: OpenAI's x-request-id,
+-- Azure's apim-request-id).
+local REQUEST_ID_HEADERS = require("openai.finetunes.api.provider").REQUEST_ID_HEADERS
+local N_REQUEST_ID_HEADERS = #REQUEST_ID_HEADERS
+
 function errors.request_id(headers)
-  return headers["x-request-id"] or headers["apim-request-id"]
+  for i = 1, N_REQUEST_ID_HEADERS do
+    local v = headers[REQUEST_ID_HEADERS[i]]
+    if v then return v end
+  end
+  return nil
 end
 
 -- A non-2xx transport response -> error. The OpenAI envelope is

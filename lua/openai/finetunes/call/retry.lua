@@ -62,18 +62,17 @@ local function is_positive(v)
   return type(v) == "number" and v > 0 and v < math.huge
 end
 
--- Raises `bad argument #1 to '<fname>' (<name> must be <what>, got <v>)`.
-local function checker(fname, level)
-  return function(ok, name, what, v)
-    if not ok then
-      error(misuse.message(fname, 1, ("%s must be %s, got %s"):format(name, what, misuse.describe(v))), level + 2)
-    end
+-- Raises the misuse `<name> must be <what>, got <v>` (an invalid option).
+local function check(ok, name, what, v)
+  if not ok then
+    misuse.fail(("%s must be %s, got %s"):format(name, what, misuse.describe(v)),
+      { field = name, code = "invalid_option" })
   end
 end
 
 -- statuses: a list of integer statuses and/or the string "5xx" (every status
 -- >= 500) → a predicate.
-local function status_matcher(list, check)
+local function status_matcher(list)
   check(type(list) == "table", "retry.statuses", "a list of HTTP statuses", list)
   local set, any5xx = {}, false
   for i, s in ipairs(list) do
@@ -94,11 +93,10 @@ Policy.__index = Policy
 --- Build the policy from the client's options (README "Options"):
 -- `max_retries`, `retry = {statuses, max_retry_after, base_delay, max_delay,
 -- jitter, on_retry}`, `circuit_breaker = {failure_threshold, window,
--- reset_timeout}` (off unless given). Misuse raises naming the option;
--- `fname`/`level` say whom the message blames (default: 'new', our caller).
-function M.policy(opts, fname, level)
+-- reset_timeout}` (off unless given). Misuse raises (misuse.lua) naming the
+-- option; ft.new formats it.
+function M.policy(opts)
   opts = opts or {}
-  local check = checker(fname or "new", level or 1)
   check(type(opts) == "table", "options", "a table", opts)
   local p = setmetatable({}, Policy)
 
@@ -122,7 +120,7 @@ function M.policy(opts, fname, level)
   p.jitter = j
   check(r.on_retry == nil or type(r.on_retry) == "function", "retry.on_retry", "a function", r.on_retry)
   p.on_retry = r.on_retry
-  p.retryable_status = status_matcher(r.statuses or M.DEFAULT_STATUSES, check)
+  p.retryable_status = status_matcher(r.statuses or M.DEFAULT_STATUSES)
 
   local cb = opts.circuit_breaker
   check(cb == nil or cb == false or type(cb) == "table", "circuit_breaker", "a table or false", cb)
@@ -277,7 +275,6 @@ end
 function Policy:perform(transport, req, opts)
   local max_retries = self.max_retries
   if opts ~= nil and opts.max_retries ~= nil then
-    local check = checker("perform", 1)
     check(is_count(opts.max_retries), "max_retries", "a non-negative integer", opts.max_retries)
     max_retries = opts.max_retries
   end

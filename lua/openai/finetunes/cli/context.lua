@@ -77,27 +77,36 @@ function Context:client()
   if not self._client then
     local ft = require("openai.finetunes")
     local o = self.opts
-    local ok, c = pcall(ft.new, {
+    local c, bad = ft.try_new {
       api_key = o.api_key, base_url = o.base_url, timeout = o.timeout, max_retries = o.max_retries,
       provider = o.provider, endpoint = o.endpoint, api_version = o.api_version,
       user_agent = "openai-ft",
-    })
-    if not ok then
-      local msg = tostring(c):gsub("^[^\n]-:%d+: ", ""):gsub("^bad argument #1 to '[^']*' %((.*)%)$", "%1")
-      if msg:find("missing API key", 1, true) then msg = "missing API key: set OPENAI_API_KEY or pass --api-key" end
-      if msg:find("missing Azure OpenAI credentials", 1, true) then
-        msg = "missing Azure OpenAI credentials: set AZURE_OPENAI_API_KEY (or AZURE_OPENAI_AD_TOKEN) or pass --api-key"
-      end
-      if msg:find("missing Azure OpenAI endpoint", 1, true) then
-        msg = "missing Azure OpenAI endpoint: set AZURE_OPENAI_ENDPOINT or pass --endpoint"
-      end
-      -- the library names its options; the command line has flags
-      msg = msg:gsub("add provider = \"azure\"", "add --provider azure")
-      self:usage(msg)
-    end
+    }
+    if not c then self:usage(M.configuration_message(bad, o.provider)) end
     self._client = c
   end
   return self._client
+end
+
+-- What the command says about a configuration error of the library (its
+-- misuse value: code, field, problem): in flags and variables, from the
+-- provider's table (api/provider.lua); other problems as the library words them.
+function M.configuration_message(bad, provider_name)
+  local providers = require("openai.finetunes.api.provider")
+  local p = providers.NAMES[provider_name or ""] or providers.NAMES[providers.DEFAULT]
+  local code, field = bad.code, bad.field
+  if code == "missing_credentials" then
+    local vars = p.env.api_key
+    if p.env.azure_ad_token then vars = vars .. " (or " .. p.env.azure_ad_token .. ")" end
+    local what = p == providers.NAMES[providers.DEFAULT] and "API key" or (p.label .. " credentials")
+    return string.format("missing %s: set %s or pass %s", what, vars, p.flags.api_key)
+  elseif code == "missing_endpoint" then
+    return string.format("missing %s endpoint: set %s or pass %s", p.label, p.env.endpoint, p.flags.endpoint)
+  elseif code == "wrong_provider" and providers.OPTIONS[field] then
+    local owner = providers.OPTIONS[field]
+    return string.format("%s is an %s option: add --provider %s", field, owner.label, owner.name)
+  end
+  return bad.problem
 end
 
 -- The items of an each_* iterator (`make` returns it), at most `limit` (nil: all of them);

@@ -22,12 +22,15 @@ M.commands = {
   { name = "fake-server", module = "openai.finetunes.cli.fake_server", raw = true },
 }
 
+local PROVIDER_NAMES = {}
+for i, p in ipairs(require("openai.finetunes.api.provider").LIST) do PROVIDER_NAMES[i] = p.name end
+
 -- Accepted before or after the command words.
 M.GLOBAL_OPTIONS = {
   { "--api-key", "KEY", "API key (default $OPENAI_API_KEY; with --provider azure $AZURE_OPENAI_API_KEY)" },
   { "--base-url", "URL", "API base URL (default $OPENAI_BASE_URL or https://api.openai.com/v1)" },
   { "--provider", "NAME", "openai or azure (default $OPENAI_API_TYPE or openai)", type = "choice",
-    choices = { "openai", "azure" } },
+    choices = PROVIDER_NAMES },
   { "--endpoint", "URL", "Azure OpenAI resource, https://NAME.openai.azure.com (default $AZURE_OPENAI_ENDPOINT)" },
   { "--api-version", "V", "Azure's dated API, e.g. 2024-10-21 (default $OPENAI_API_VERSION; none: the v1 API)" },
   { "--timeout", "SECONDS", "timeout of each HTTP request (default 600)", type = "number" },
@@ -238,9 +241,8 @@ local function report(e)
     io.stderr:write("\nopenai-ft: interrupted\n")
     return M.EXIT.interrupted
   end
-  local misuse = require("openai.finetunes.misuse").strip_position(msg)
-  if misuse then
-    io.stderr:write("openai-ft: ", misuse, "\n")
+  if require("openai.finetunes.misuse").is_misuse(e) then
+    io.stderr:write("openai-ft: ", msg, "\n")
     return M.EXIT.usage
   end
   io.stderr:write("openai-ft: internal error: ", msg, "\n")
@@ -253,7 +255,9 @@ function M.main(argv, env)
   local copy = {}
   for i = 1, #argv do copy[i] = argv[i] end
   local traceback
-  local ok, code = xpcall(function() return dispatch(copy, env) end, function(e)
+  -- misuse of the library comes back as its value (report prints it): never parsed from text
+  local misuse = require("openai.finetunes.misuse")
+  local ok, code = misuse.xcapture(function() return dispatch(copy, env) end, function(e)
     if not context.is_exit(e) and (os.getenv("OPENAI_FT_DEBUG") or "") ~= "" then
       traceback = debug.traceback(tostring(e), 2)
     end

@@ -30,13 +30,14 @@ M.thousands = thousands
 -- check(ctx, path, opts) -> report; misuse (no such file) becomes exit 1 with the reason.
 function M.check(ctx, path, method)
   local ft = require("openai.finetunes")
-  local ok, report, err = pcall(ft.validate_training_file, path, {
+  local misuse = require("openai.finetunes.misuse")
+  local ok, report, err = misuse.capture(ft.validate_training_file, path, {
     method = method or ctx.opts.method, model = ctx.opts.model, token_limit = ctx.opts.token_limit,
     max_problems = ctx.opts.max_problems or 50,
   })
   if not ok then
-    local msg = tostring(report):gsub("^.-bad argument #1 to '[^']*' %((.*)%)$", "%1")
-    ctx:exit(EXIT.failure, msg)
+    if not misuse.is_misuse(report) then error(report, 0) end
+    ctx:exit(EXIT.failure, report.problem)
   end
   return ctx:need(report, err)
 end

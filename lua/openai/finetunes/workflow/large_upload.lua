@@ -294,13 +294,12 @@ local function upload_large_file(self, p, opts)
       { file = s.path, offset = 0, length = s.size < s.part_size and s.size or s.part_size }, opts)
   end
   if not ok then
-    local msg = misuse.strip_position(why)
-    if not msg then error(why, 0) end
     -- re-aim at upload_large_file: the payload was built from spec (#1), opts is #2
-    local n, method, rest = match(msg, "^bad argument #(%d+) to '([%w_]+)' (.*)$")
-    if not n then error(msg, 2) end
-    local last = method == "add_upload_part" and "3" or "2"
-    error(format("bad argument #%d to 'upload_large_file' %s", n == last and 2 or 1, rest), 2)
+    if misuse.is_misuse(why) then
+      local opts_argn = why.fname == "add_upload_part" and 3 or 2
+      why.argn = why.argn == opts_argn and 2 or 1
+    end
+    misuse.raise(why, "upload_large_file", 1, 2)
   end
 
   local upload, err = self:create_upload(s.create, opts)

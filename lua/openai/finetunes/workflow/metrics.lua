@@ -32,7 +32,7 @@
 local errors = require("openai.finetunes.errors")
 local misuse = require("openai.finetunes.misuse")
 
-local type, tonumber, tostring, pcall, error, concat = type, tonumber, tostring, pcall, error, table.concat
+local type, tonumber, tostring, pcall, concat = type, tonumber, tostring, pcall, table.concat
 local byte, char, sub, find, gsub, format = string.byte, string.char, string.sub, string.find, string.gsub,
   string.format
 local floor = math.floor
@@ -160,7 +160,7 @@ end
 
 function M.parse_result_file(text)
   if type(text) ~= "string" then
-    error(format("bad argument #1 to 'parse_result_file' (string expected, got %s)", misuse.describe(text)), 2)
+    misuse.argerror("parse_result_file", 1, format("string expected, got %s", misuse.describe(text)), 2)
   end
   if sub(text, 1, 3) == "\239\187\191" then text = sub(text, 4) end
   if not find(text, "%S") then return nil, "an empty result file" end
@@ -185,11 +185,7 @@ end
 
 local function job_metrics(self, id, opts)
   local ok, why = pcall(self._prepare, self, "job", id, opts)
-  if not ok then
-    local msg = misuse.strip_position(why)
-    if not msg then error(why, 0) end
-    error((gsub(msg, "^(bad argument #%d+ to ')job'", "%1job_metrics'", 1)), 2)
-  end
+  if not ok then misuse.raise(why, "job_metrics", 1, 2) end
   local job, err = self:job(id, opts)
   if not job then return nil, err end
   local files = job.result_files

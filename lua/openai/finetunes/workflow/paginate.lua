@@ -93,7 +93,7 @@ local function make(each_name, list_name)
     -- Every check of the list method (query, opts, extra arguments), now, so
     -- misuse never waits for the loop.
     local ok, why = pcall(self._prepare, self, list_name, ...)
-    if not ok then misuse.reaim(why, list_name, each_name, 2) end
+    if not ok then misuse.raise(why, each_name, 1, 2) end
 
     local q = copy(query)
     local items, i, pages = nil, 0, 0

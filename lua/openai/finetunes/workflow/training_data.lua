@@ -49,7 +49,7 @@ local core = require("openai.finetunes.core")
 local errors = require("openai.finetunes.errors")
 local misuse = require("openai.finetunes.misuse")
 
-local type, pairs, error, floor = type, pairs, error, math.floor
+local type, pairs, floor = type, pairs, math.floor
 local format = string.format
 
 local M = {}
@@ -84,7 +84,7 @@ local FNAME = "validate_training_file"
 
 -- Raises at the caller of validate (level: 3 from validate itself, 4 from a helper).
 local function bad(argn, message, level)
-  error(misuse.message(FNAME, argn, message), level or 3)
+  misuse.argerror(FNAME, argn, message, level or 3)
 end
 
 local function count_opt(opts, key, min)

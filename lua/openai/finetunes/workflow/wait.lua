@@ -119,7 +119,7 @@ local JOB_OPTS = {
 -- the options; raises at the caller of the public method.
 local function check_call(self, fname, name, id, opts, known)
   local ok, why = pcall(self._prepare, self, name, id)
-  if not ok then misuse.reaim(why, name, fname, 3) end
+  if not ok then misuse.raise(why, fname, 1, 3) end
   local checked, o = pcall(check_opts, opts, known)
   if not checked then misuse.raise(o, fname, 2, 3) end
   return o
