@@ -117,7 +117,7 @@ describe("the generic knobs", function()
     local sent = server:last_request().headers
     assert.equals("gw-key-1", sent["x-gateway-key"])
     assert.is_nil(sent.authorization)
-    assert.equals("bad argument #1 to 'models' (headers must not set X-Gateway-Key: the transport adds the credential "
+    assert.equals("bad argument #1 to 'models' (headers must not set x-gateway-key: the transport adds the credential "
       .. "itself)", misuse_of(function() c:models{ headers = { ["x-gateway-key"] = "other" } } end))
     c = ft.new{ base_url = server.base_url, api_key = "gw-key-1",
       auth = { header = "Authorization", scheme = "Token" } }

@@ -256,7 +256,7 @@ describe("request headers", function()
     assert.has_error(function() c:models{ headers = { ["X-A"] = "a\r\nX-B: b" } } end,
       "bad argument #1 to 'models' (headers[\"X-A\"] must not contain CR, LF or NUL)")
     assert.has_error(function() c:models{ headers = { authorization = "Bearer other" } } end,
-      "bad argument #1 to 'models' (headers must not set Authorization: the transport adds the credential itself)")
+      "bad argument #1 to 'models' (headers must not set authorization: the transport adds the credential itself)")
     assert.has_error(function() c:models{ idempotency_key = "a\nb" } end,
       "bad argument #1 to 'models' (idempotency_key must not contain CR, LF or NUL)")
     assert.equal(0, #server:requests())

@@ -55,10 +55,6 @@ void oft_auth_free(oft_auth *a) {
   a->name = a->scheme = NULL;
 }
 
-int oft_auth_is_credential_header(const oft_auth *a, const char *name, size_t n) {
-  return oft_header_name_is(name, n, "authorization") || (a->name != NULL && oft_header_name_is(name, n, a->name));
-}
-
 /* The offset just past "word:" found anywhere in s[0..n), ignoring case, or 0. */
 static size_t after_word(const char *s, size_t n, const char *word) {
   size_t w = strlen(word), i;

@@ -31,9 +31,6 @@ int oft_auth_set(oft_auth *a, const char *secret, size_t len);
 /* Wipes and frees everything; idempotent. */
 void oft_auth_free(oft_auth *a);
 
-/* True when header `name` (n bytes, any case) carries a credential: Authorization or ours. */
-int oft_auth_is_credential_header(const oft_auth *a, const char *name, size_t n);
-
 /*
  * In a trace line, the offset just past "authorization:" or "<our name>:"
  * (any case, anywhere: "Proxy-Authorization:", HTTP/2's "[api-key: ...]"), or 0.

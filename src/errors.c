@@ -5,8 +5,12 @@
 
 const char *oft_error_kind(CURLcode code, const char *message) {
   static const char tunnel[] = "CONNECT tunnel failed";
+  static const char http09[] = "Received HTTP/0.9";
   if (code == CURLE_RECV_ERROR && message != NULL && strncmp(message, tunnel, sizeof(tunnel) - 1) == 0)
     return "proxy";
+  /* bytes that are not an HTTP answer: what the Lua reader (transport/http1.lua) calls them too */
+  if (code == CURLE_UNSUPPORTED_PROTOCOL && message != NULL && strncmp(message, http09, sizeof(http09) - 1) == 0)
+    return "invalid_response";
   switch (code) {
   case CURLE_OK:
     return NULL;
@@ -39,6 +43,8 @@ const char *oft_error_kind(CURLcode code, const char *message) {
   case CURLE_SSL_CLIENTCERT:
 #endif
     return "tls";
+  case CURLE_WEIRD_SERVER_REPLY:
+    return "invalid_response";
   case CURLE_ABORTED_BY_CALLBACK:
     return "aborted";
   case CURLE_FILESIZE_EXCEEDED:

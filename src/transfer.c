@@ -259,8 +259,9 @@ static void append_header(lua_State *L, oft_transfer *t, const char *line) {
 
 /*
  * The header list: our credential line first (when the client has one), then
- * req.headers (checked: names are tokens, values carry no CR/LF/NUL, no
- * Authorization and no header of the client's credential from Lua),
+ * req.headers. Which headers a call may set is the exchange's rule
+ * (lua/openai/finetunes/transport/exchange.lua, run before the core); here only
+ * the guard every wire writer keeps: names are tokens, values carry no CR/LF/NUL,
  * then "Expect:" so libcurl never waits for a 100-continue, and "Content-Type:"
  * for a request without a body (SDK parity: a body-less POST has none).
  */
@@ -289,11 +290,6 @@ static int build_headers(lua_State *L, oft_transfer *t, int headers, int arg, in
       if (strlen(value) != vlen || strpbrk(value, "\r\n") != NULL) {
         lua_pop(L, 3); /* the name stays alive as a key of the table */
         return FAILF(L, t, "invalid_request", "header %s: value contains CR, LF or NUL", name);
-      }
-      if (oft_auth_is_credential_header(&t->client->auth, name, nlen)) {
-        lua_pop(L, 3); /* the name stays alive as a key of the table */
-        return FAILF(L, t, "invalid_request",
-                     "the %s header carries the client's credential and cannot be set per request", name);
       }
       if (oft_header_name_is(name, nlen, "expect")) has_expect = 1;
       if (oft_header_name_is(name, nlen, "content-type")) has_content_type = 1;

@@ -13,6 +13,7 @@ local misuse = require("openai.finetunes.misuse")
 local retry = require("openai.finetunes.call.retry")
 local response_cache = require("openai.finetunes.call.cache")
 local token_auth = require("openai.finetunes.transport.token_auth")
+local header_refusal = require("openai.finetunes.transport.exchange").header_refusal
 
 local type, pairs, ipairs, select, pcall, error = type, pairs, ipairs, select, pcall, error
 local setmetatable, getmetatable, tostring, rawget = setmetatable, getmetatable, tostring, rawget
@@ -123,12 +124,13 @@ local function build_headers(st, row, opts, json)
   if opts.headers then
     for name, value in pairs(opts.headers) do set_header(h, name, value) end
   end
-  if h.authorization or h[st.auth_name] then
-    fail(format("headers must not set %s: the transport adds the credential itself",
-      h.authorization and "Authorization" or st.auth_header))
-  end
   local out = {}
-  for _, pair in pairs(h) do out[pair[1]] = pair[2] end
+  for _, pair in pairs(h) do
+    -- which headers a call may set is the exchange's rule; here it is misuse, raised at once
+    local why = header_refusal(pair[1], st.auth_name)
+    if why then fail(format("headers must not set %s: %s", pair[1], why)) end
+    out[pair[1]] = pair[2]
+  end
   return out
 end
 

@@ -1,15 +1,19 @@
 -- openai.finetunes.transport.curl: the default transport outside nginx, a thin
 -- object over the C core's client handle (libcurl multi + share handles).
 --
--- Everything happens in C (src/client.c, src/transfer.c): keep-alive and HTTP/2
+-- libcurl is the engine (src/client.c, src/transfer.c): keep-alive and HTTP/2
 -- multiplexing across calls, the credential (kept in C, written only into its
--- header: Authorization, or api-key for Azure), timeouts, proxy, TLS, multipart streamed from disk,
--- downloads streamed to a sink, progress callbacks, concurrent exchanges. This
--- file only gives the handle the transport shape of HACKING.md. Checking option
--- values beyond their types is the client layer's job.
+-- header: Authorization, or api-key for Azure), timeouts, proxy, TLS, multipart
+-- streamed from disk, downloads streamed to a sink, progress callbacks,
+-- concurrent exchanges. The rules it is handed are the exchange's
+-- (transport/exchange.lua), the same the ngx adapter is held to: `check` before
+-- the core sees a req, `finish` on every answer. Checking option values beyond
+-- their types is the client layer's job.
 local core = require("openai.finetunes.core")
+local exchange = require("openai.finetunes.transport.exchange")
 
-local setmetatable, tostring = setmetatable, tostring
+local setmetatable, tostring, type, lower = setmetatable, tostring, type, string.lower
+local check, finish = exchange.check, exchange.finish
 
 local M = { _VERSION = core._VERSION }
 
@@ -20,22 +24,40 @@ Transport.__index = Transport
 -- connect_timeout, idle_timeout, http_version, compression, proxy, tls,
 -- max_connections, max_response_bytes, verbose. Bad types raise.
 function M.new(opts)
-  return setmetatable({ handle = core.new(opts) }, Transport)
+  local handle = core.new(opts) -- raises on bad option types first
+  local auth_header = opts.auth_header
+  return setmetatable({ handle = handle,
+    auth_name = type(auth_header) == "string" and lower(auth_header) or "authorization" }, Transport)
 end
 
 --- request(req) -> res | nil, err (blocking). Re-raises an error raised by req.progress.
 function Transport:request(req)
-  return self.handle:request(req)
+  local err = check(req, self.auth_name)
+  if err then return nil, err end
+  local res
+  res, err = self.handle:request(req)
+  if res then return finish(res) end
+  return nil, err
 end
 
 --- start(req) -> id | nil, err: the exchange runs while poll() drives it.
 function Transport:start(req)
+  local err = check(req, self.auth_name)
+  if err then return nil, err end
   return self.handle:start(req)
 end
 
 --- poll(timeout) -> { {id=, res=} | {id=, err=}, ... }: at least one completion, or {} after timeout seconds.
 function Transport:poll(timeout)
-  return self.handle:poll(timeout)
+  local done = self.handle:poll(timeout)
+  for i = 1, #done do
+    local c = done[i]
+    if c.res then
+      local res, err = finish(c.res)
+      if not res then done[i] = { id = c.id, err = err } end
+    end
+  end
+  return done
 end
 
 --- cancel(id) -> true if the exchange was pending (it is never reported).

@@ -67,9 +67,11 @@ function Reader:buffered()
   return #self.buf - self.pos + 1
 end
 
-local function fail(self, msg)
+-- kind: what the transport error becomes. "invalid_response" for bytes that
+-- are not HTTP; "io" when the peer closed before the answer was complete.
+local function fail(self, msg, kind)
   self.state = S_ERROR
-  self.err = msg
+  self.err, self.err_kind = msg, kind or "invalid_response"
   return nil, msg
 end
 
@@ -122,21 +124,28 @@ local function start_body(self)
   end
   local cl = h["content-length"]
   if cl then
-    -- "5, 5" (a repeated header joined by us) is valid only when every value agrees
-    local value
-    for item in cl:gmatch("[^,]+") do
-      local v = match(item, "^%s*(%d+)%s*$")
-      if not v or #v > 15 then return fail(self, "invalid Content-Length: " .. cl) end
-      if value and value ~= tonumber(v) then return fail(self, "conflicting Content-Length: " .. cl) end
-      value = tonumber(v)
-    end
-    if not value then return fail(self, "invalid Content-Length: " .. cl) end
+    local value, why = M.content_length(cl)
+    if not value then return fail(self, why) end
     self.remaining = value
     self.state = value > 0 and S_BODY_LENGTH or S_DONE
     return
   end
   self.keep_alive = false
   self.state = S_BODY_CLOSE
+end
+
+--- content_length(value) -> n | nil, why. "5, 5" (a repeated field, joined as
+-- both transports join them) is valid only when every value agrees.
+function M.content_length(cl)
+  local value
+  for item in cl:gmatch("[^,]+") do
+    local v = match(item, "^%s*(%d+)%s*$")
+    if not v or #v > 15 then return nil, "invalid Content-Length: " .. cl end
+    if value and value ~= tonumber(v) then return nil, "conflicting Content-Length: " .. cl end
+    value = tonumber(v)
+  end
+  if not value then return nil, "invalid Content-Length: " .. cl end
+  return value
 end
 
 local function parse_status(self, line)
@@ -192,9 +201,9 @@ function Reader:next()
         end
         if self.eof then
           if state == S_STATUS and self.head_bytes == 0 and self:buffered() == 0 then
-            return fail(self, "connection closed before any response byte")
+            return fail(self, "connection closed before any response byte", "io")
           end
-          return fail(self, "connection closed inside the response head")
+          return fail(self, "connection closed inside the response head", "io")
         end
         return nil
       end
@@ -230,7 +239,7 @@ function Reader:next()
       local data = take(self, self.remaining)
       if not data then
         if self.eof then
-          return fail(self, "connection closed with " .. self.remaining .. " body bytes missing")
+          return fail(self, "connection closed with " .. self.remaining .. " body bytes missing", "io")
         end
         return nil
       end
@@ -249,7 +258,7 @@ function Reader:next()
       local line, used = read_line(self)
       if not line then
         if self:buffered() > 1024 then return fail(self, "chunk size line too long") end
-        if self.eof then return fail(self, "connection closed inside the chunked body") end
+        if self.eof then return fail(self, "connection closed inside the chunked body", "io") end
         return nil
       end
       if used > 1024 then return fail(self, "chunk size line too long") end
@@ -266,7 +275,7 @@ function Reader:next()
     elseif state == S_CHUNK_DATA then
       local data = take(self, self.remaining)
       if not data then
-        if self.eof then return fail(self, "connection closed inside a chunk") end
+        if self.eof then return fail(self, "connection closed inside a chunk", "io") end
         return nil
       end
       self.remaining = self.remaining - #data
@@ -276,7 +285,7 @@ function Reader:next()
       local line = read_line(self)
       if not line then
         if self:buffered() >= 2 then return fail(self, "missing CRLF after chunk data") end
-        if self.eof then return fail(self, "connection closed inside the chunked body") end
+        if self.eof then return fail(self, "connection closed inside the chunked body", "io") end
         return nil
       end
       if line ~= "" then return fail(self, "missing CRLF after chunk data") end

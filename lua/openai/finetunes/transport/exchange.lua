@@ -1,0 +1,397 @@
+-- openai.finetunes.transport.exchange: one HTTP exchange with no network I/O, the
+-- rules of a request and what its answer becomes, for every transport.
+--
+-- Shaped after hiredis' reader and nghttp2's session: the library holds the
+-- protocol state, an adapter only moves bytes and waits (HACKING.md, "The
+-- transport contract").
+--
+--   exchange.check(req, auth_name)     -> nil | err   the request rules alone
+--       (transport/curl.lua runs this before the C core: libcurl builds the wire)
+--   exchange.header_refusal(name, auth_name) -> nil | why   one header's rule
+--       (the client layer raises it as misuse before building a req)
+--   exchange.finish(res)               -> res | nil, err   what an answer becomes
+--       (curl: the res the C core built; a byte-moving adapter gets it from x)
+--
+--   local x, err = exchange.new(req, opts)   -- check + normalise; opens the sink's temp file
+--   x.url (http1.split_url), x.head (fragments for sock:send), x:body_source()
+--   x:begin(now)                     the clocks start: total deadline, idle
+--   x:wait(now) -> seconds | nil, err   how long the next socket operation may wait
+--   x:timed_out(doing) -> nil, err   a socket operation's timeout, named idle or total
+--   x:sent(n) -> true | nil, err     n body bytes went out (progress)
+--   x:received(data | nil) -> "more" | "done", res, reusable | "fail", err   (nil = EOF)
+--   x:fail(kind, message) -> nil, err   ends it: the temp file is removed
+--   x:abort()                        idempotent; for cancel, close and every error path
+--
+-- Local file I/O is the exchange's (the upload is read through transport/multipart.lua;
+-- a download goes to `sink .. ".part-<hex>"`, renamed onto sink when the answer is a
+-- complete 2xx and removed on every other outcome). Sockets and waiting are the adapter's.
+local http1 = require("openai.finetunes.transport.http1")
+local multipart = require("openai.finetunes.transport.multipart")
+
+local type, tostring, tonumber, pairs, ipairs, pcall, error, setmetatable =
+  type, tostring, tonumber, pairs, ipairs, pcall, error, setmetatable
+local find, format, lower, match = string.find, string.format, string.lower, string.match
+local concat, sort = table.concat, table.sort
+local io_open, os_rename, os_remove = io.open, os.rename, os.remove
+
+local M = {}
+
+M.DEFAULT_MAX_RESPONSE = 64 * 1024 * 1024 -- bytes held in memory per answer (not a sink download)
+
+-- RFC 9110 token: methods, header names, the credential's header and scheme.
+local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"
+M.TOKEN = TOKEN
+
+-- Fields the transport writes itself: framing and the connection are the
+-- adapter's (libcurl's, or ours over cosockets), and a per-call value would
+-- either be ignored by one transport or break the framing of the other.
+local OWN_FIELDS = {
+  host = true, connection = true, ["content-length"] = true, ["transfer-encoding"] = true,
+  ["proxy-authorization"] = true,
+}
+
+--- header_refusal(name, auth_name) -> nil | why: may a call set this header?
+-- auth_name is the lower-cased credential header ("authorization", "api-key").
+function M.header_refusal(name, auth_name)
+  local l = lower(name)
+  if l == "authorization" or l == auth_name then return "the transport adds the credential itself" end
+  if OWN_FIELDS[l] then return "the transport writes it itself (message framing and the connection)" end
+  return nil
+end
+
+local function refused(message)
+  return { kind = "invalid_request", message = message }
+end
+
+local function misuse(what)
+  error("bad argument #1 to 'request' (" .. what .. ")", 4)
+end
+
+-- Bytes a Content-Disposition quoted string cannot carry faithfully (libcurl and
+-- multipart.lua would have to escape them, and servers decode the escapes differently).
+local function unframable(s, quote_ok)
+  if quote_ok then return find(s, "[%z\r\n]") ~= nil end
+  return find(s, '[%z\r\n"]') ~= nil
+end
+
+local function check_multipart(mp)
+  if type(mp) ~= "table" then misuse("req.multipart must be a table") end
+  local fields = mp.fields
+  if fields ~= nil then
+    if type(fields) ~= "table" then misuse("req.multipart.fields must be a table") end
+    for name, value in pairs(fields) do
+      if type(name) ~= "string" then misuse("req.multipart.fields keys must be strings") end
+      local t = type(value)
+      if t ~= "string" and t ~= "number" then misuse("req.multipart.fields." .. name .. " must be a string or a number") end
+      if unframable(name) then return refused("multipart field name contains CR, LF, NUL or a quote") end
+    end
+  end
+  local file = mp.file
+  if file ~= nil then
+    if type(file) ~= "table" then misuse("req.multipart.file must be a table") end
+    for _, k in ipairs({ "field", "path", "data", "filename", "content_type" }) do
+      local v = file[k]
+      if v ~= nil and type(v) ~= "string" then misuse("req.multipart.file." .. k .. " must be a string") end
+    end
+    if (file.path == nil) == (file.data == nil) then misuse("req.multipart.file needs exactly one of path and data") end
+    local filename = file.filename or (file.path and match(file.path, "([^/]*)$"))
+    if unframable(file.field or "") or unframable(filename or "")
+      or unframable(file.content_type or "", true) then
+      return refused("multipart file field, filename or content type contains CR, LF or a quote")
+    end
+  end
+  return nil
+end
+
+--- check(req, auth_name) -> nil | err (kind invalid_request). Wrong types raise.
+-- The rules every transport applies before anything is sent.
+function M.check(req, auth_name)
+  if type(req) ~= "table" then misuse("table expected, got " .. type(req)) end
+  local method = req.method
+  if method ~= nil and (type(method) ~= "string" or not find(method, TOKEN)) then
+    misuse("req.method must be an HTTP method token")
+  end
+  local url = req.url
+  if type(url) ~= "string" then misuse("req.url is required") end
+  if find(url, "[%z\1-\32\127]") then return refused("url contains a space or a control character") end
+  local scheme, authority = match(url, "^(%a[%w+.-]*)://([^/?#]*)")
+  scheme = scheme and lower(scheme)
+  if scheme ~= "http" and scheme ~= "https" then return refused("url must be an absolute http:// or https:// URL") end
+  -- credentials never travel in URLs here (they would end up in logs and messages;
+  -- the credential has its own header, proxy credentials their own options)
+  if find(authority, "@", 1, true) then return refused("url must not carry credentials (user:password@)") end
+  local headers = req.headers
+  if headers ~= nil then
+    if type(headers) ~= "table" then misuse("req.headers must be a table") end
+    for name, value in pairs(headers) do
+      if type(name) ~= "string" then misuse("req.headers keys must be strings") end
+      local t = type(value)
+      if t ~= "string" and t ~= "number" then misuse("req.headers." .. name .. " must be a string or a number") end
+      if not find(name, TOKEN) then
+        return refused("a header name is not a valid token (CR, LF, NUL, space or ':')")
+      end
+      if t == "string" and find(value, "[%z\r\n]") then
+        return refused("header " .. name .. ": value contains CR, LF or NUL")
+      end
+      local why = M.header_refusal(name, auth_name)
+      if why then return refused(format("headers must not set %s: %s", name, why)) end
+    end
+  end
+  local body = req.body
+  if body ~= nil and type(body) ~= "string" then misuse("req.body must be a string") end
+  if req.multipart ~= nil then
+    if body ~= nil then misuse("req.body and req.multipart cannot both be set") end
+    return check_multipart(req.multipart)
+  end
+  return nil
+end
+
+--- finish(res) -> res | nil, err: an answer whose framing was ambiguous is not an
+-- answer. Content-Length values that disagree (RFC 9112 section 6.3: "unrecoverable
+-- error") are kind invalid_response on every transport; libcurl would pick one.
+function M.finish(res)
+  local cl = res.headers and res.headers["content-length"]
+  if cl and find(cl, ",", 1, true) then
+    local _, why = http1.content_length(cl)
+    if why then return nil, { kind = "invalid_response", message = "invalid HTTP response: " .. why } end
+  end
+  return res
+end
+
+-- The exchange object ------------------------------------------------------
+
+local Exchange = {}
+Exchange.__index = Exchange
+
+-- A temp file next to the target, so that rename() is atomic; opening it now
+-- makes a sink whose directory is missing an `io` error before anything is sent.
+local function open_sink(sink)
+  local tmp = sink .. ".part-" .. multipart.random_hex(4)
+  local f, err = io_open(tmp, "wb")
+  if not f then return nil, { kind = "io", message = "cannot create " .. tmp .. ": " .. tostring(err) } end
+  return f, tmp
+end
+
+--- new(req, opts) -> exchange | nil, err.
+-- opts: auth_name, limits = { timeout, connect_timeout, idle_timeout, max_response_bytes }
+-- (the client's; a req's own fields win), absolute = true (request target in absolute
+-- form, through a plain-http proxy), lines = { "Name: value\r\n", ... } the adapter's
+-- own fields (the credential, Proxy-Authorization), max_head_bytes.
+function M.new(req, opts)
+  local err = M.check(req, opts.auth_name)
+  if err then return nil, err end
+  local u, uerr = http1.split_url(req.url)
+  if not u then return nil, refused(uerr) end
+  local limits = opts.limits or {}
+  local method = req.method or "GET"
+  local sink = req.sink
+  if sink ~= nil and type(sink) ~= "string" then misuse("req.sink must be a string") end
+  local progress = req.progress
+  if progress ~= nil and type(progress) ~= "function" then misuse("req.progress must be a function") end
+
+  local names, lines = {}, {}
+  for name in pairs(req.headers or {}) do names[#names + 1] = name end
+  sort(names)
+  local mp, body = nil, req.body
+  for _, name in ipairs(names) do
+    -- with multipart the Content-Type is ours: it carries the boundary
+    if not (req.multipart and lower(name) == "content-type") then
+      local value = tostring(req.headers[name])
+      lines[#lines + 1] = value ~= "" and (name .. ": " .. value .. "\r\n") or (name .. ":\r\n")
+    end
+  end
+  local body_length = body and #body or 0
+  if req.multipart then
+    mp, err = multipart.new(req.multipart)
+    if not mp then return nil, err end
+    lines[#lines + 1] = "Content-Type: " .. mp.content_type .. "\r\n"
+    body_length = mp.length
+  end
+  local target = opts.absolute and (u.scheme .. "://" .. u.authority .. u.target) or u.target
+  local head = { method, " ", target, " HTTP/1.1\r\nHost: ", u.authority, "\r\n" }
+  for _, l in ipairs(lines) do head[#head + 1] = l end
+  for _, l in ipairs(opts.lines or {}) do head[#head + 1] = l end
+  -- a POST without a body still says it has none (what libcurl sends)
+  if body_length > 0 or method == "POST" or method == "PUT" or method == "PATCH" then
+    head[#head + 1] = format("Content-Length: %.0f\r\n", body_length)
+  end
+  head[#head + 1] = "\r\n"
+
+  local x = setmetatable({
+    url = u, method = method, head = head, body = body, mp = mp, body_length = body_length,
+    progress = progress, sink = sink,
+    timeout = req.timeout or limits.timeout,
+    connect_timeout = req.connect_timeout or limits.connect_timeout,
+    idle_timeout = req.idle_timeout or limits.idle_timeout,
+    max_body = req.max_response_bytes or limits.max_response_bytes or M.DEFAULT_MAX_RESPONSE,
+    max_head_bytes = opts.max_head_bytes,
+  }, Exchange)
+  if x.timeout == 0 then x.timeout = nil end
+  if x.idle_timeout == 0 then x.idle_timeout = nil end
+  if sink then
+    local f, tmp = open_sink(sink)
+    if not f then return nil, tmp end
+    x.sink_file, x.sink_tmp = f, tmp
+  end
+  x:restart()
+  return x
+end
+
+--- Back to the first byte (a pooled connection was dead: send again on another one).
+function Exchange:restart()
+  self.reader = http1.new({ method = self.method, max_head_bytes = self.max_head_bytes })
+  self.ultotal, self.ulnow, self.dltotal, self.dlnow = self.body_length, 0, 0, 0
+  self.parts, self.size, self.res, self.to_sink = {}, 0, nil, false
+  self.received_any = false
+end
+
+--- The body as a source: next_piece() -> string | nil (end) | nil, err.
+function Exchange:body_source()
+  if self.mp then return self.mp:source() end
+  local body = self.body
+  return function()
+    local b = body
+    body = nil
+    if b == "" then return nil end
+    return b
+  end
+end
+
+--- Ends the exchange: the temp file closed and removed, the upload file closed.
+function Exchange:abort()
+  local f, tmp = self.sink_file, self.sink_tmp
+  self.sink_file, self.sink_tmp = nil, nil
+  if f then f:close() end
+  if tmp then os_remove(tmp) end
+  if self.mp then self.mp:close() end
+end
+
+function Exchange:fail(kind, message, extra)
+  self:abort()
+  local e = { kind = kind, message = message }
+  if extra then for k, v in pairs(extra) do e[k] = v end end
+  return nil, e
+end
+
+-- Timeouts: `timeout` bounds the whole exchange, `idle_timeout` any stretch with
+-- no byte moving either way (connecting counts), as the C core measures them.
+
+function Exchange:begin(now)
+  self.deadline = self.timeout and (now + self.timeout) or math.huge
+end
+
+function Exchange:wait(now)
+  local left = self.deadline - now
+  if left <= 0 then
+    self.idle_bound = false
+    return self:timed_out("waiting")
+  end
+  local idle = self.idle_timeout
+  self.idle_bound = idle ~= nil and idle < left
+  if self.idle_bound then left = idle end
+  return left
+end
+
+function Exchange:timed_out(doing)
+  if self.idle_bound then
+    return self:fail("timeout", format("%s: no data sent or received for %g s (idle_timeout)", doing,
+      self.idle_timeout))
+  end
+  return self:fail("timeout", format("%s: the total timeout of %g s expired", doing, self.timeout or 0))
+end
+
+-- Progress: (dltotal, dlnow, ultotal, ulnow); `false` aborts, a raise aborts and
+-- travels as err.callback_error (request re-raises it).
+function Exchange:report()
+  local progress = self.progress
+  if not progress then return true end
+  local ok, go_on = pcall(progress, self.dltotal, self.dlnow, self.ultotal, self.ulnow)
+  if not ok then
+    return self:fail("aborted", "progress callback raised " .. ((type(go_on) == "string" or type(go_on) == "number")
+      and "an error: " .. go_on or "a " .. type(go_on) .. " value"), { callback_error = go_on })
+  end
+  if go_on == false then return self:fail("aborted", "aborted by the progress callback") end
+  return true
+end
+
+function Exchange:sent(n)
+  self.ulnow = self.ulnow + n
+  return self:report()
+end
+
+-- An answer's bytes: the head decides where the body goes (a 2xx with a sink: the
+-- temp file; anything else: memory, up to max_response_bytes).
+local function on_head(self, head)
+  self.res = { status = head.status, headers = head.headers, http_version = head.version }
+  self.dltotal = tonumber(head.headers["content-length"]) or 0
+  self.to_sink = self.sink_file ~= nil and head.status >= 200 and head.status < 300
+  if self.sink_file and not self.to_sink then self:abort() end
+end
+
+local function on_body(self, data)
+  self.dlnow = self.dlnow + #data
+  if self.to_sink then
+    local ok, werr = self.sink_file:write(data)
+    if not ok then return self:fail("io", "cannot write " .. self.sink .. ": " .. tostring(werr)) end
+  else
+    self.size = self.size + #data
+    if self.size > self.max_body then
+      return self:fail("too_large", format("response body exceeds max_response_bytes (%.0f bytes)", self.max_body))
+    end
+    self.parts[#self.parts + 1] = data
+  end
+  return self:report()
+end
+
+local function on_done(self)
+  local res = self.res
+  if self.to_sink then
+    local f = self.sink_file
+    self.sink_file = nil
+    local ok, cerr = f:close()
+    if ok then ok, cerr = os_rename(self.sink_tmp, self.sink) end
+    if not ok then return self:fail("io", "cannot write " .. self.sink .. ": " .. tostring(cerr)) end
+    self.sink_tmp = nil
+    res.bytes_written = self.dlnow
+  else
+    res.body = concat(self.parts)
+  end
+  if self.mp then self.mp:close() end
+  return res
+end
+
+function Exchange:received(data)
+  local reader = self.reader
+  if data then
+    self.received_any = true
+    reader:feed(data)
+  else
+    reader:feed_eof()
+  end
+  while true do
+    local ev, val = reader:next()
+    if ev == "head" then
+      on_head(self, val)
+    elseif ev == "body" then
+      local ok, err = on_body(self, val)
+      if not ok then return "fail", err end
+    elseif ev == "done" then
+      local res, err = on_done(self)
+      if not res then return "fail", err end
+      return "done", res, val
+    elseif val then
+      local _, err = self:fail(reader.err_kind or "invalid_response", "invalid HTTP response: " .. val)
+      return "fail", err
+    else
+      return "more"
+    end
+  end
+end
+
+--- Did the peer answer anything yet? (A reused connection that fails before the
+-- first byte was closed by the server while pooled: the adapter may send again.)
+function Exchange:answered()
+  return self.received_any
+end
+
+return M
