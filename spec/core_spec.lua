@@ -291,7 +291,7 @@ describe("client handle against the fake server", function()
       assert.equals("invalid_request_error", json.decode(res.body).error.type)
     end)
 
-    it("refuses header injection before sending anything (the guard of the wire; the rule is the exchange's)", function()
+    it("refuses header injection before sending anything (the wire's guard; the rule is the exchange's)", function()
       local mark = server:mark()
       local bad = {
         { ["X-Bad"] = "a\r\nX-Injected: 1" },

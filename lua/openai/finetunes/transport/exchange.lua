@@ -82,7 +82,9 @@ local function check_multipart(mp)
     for name, value in pairs(fields) do
       if type(name) ~= "string" then misuse("req.multipart.fields keys must be strings") end
       local t = type(value)
-      if t ~= "string" and t ~= "number" then misuse("req.multipart.fields." .. name .. " must be a string or a number") end
+      if t ~= "string" and t ~= "number" then
+        misuse("req.multipart.fields." .. name .. " must be a string or a number")
+      end
       if unframable(name) then return refused("multipart field name contains CR, LF, NUL or a quote") end
     end
   end

@@ -23,7 +23,7 @@ local proxy_rules = require("openai.finetunes.transport.proxy")
 
 local type, tostring, ipairs, pairs, pcall, error, setmetatable, rawget =
   type, tostring, ipairs, pairs, pcall, error, setmetatable, rawget
-local find, format, lower, gsub, match = string.find, string.format, string.lower, string.gsub, string.match
+local find, format, lower, gsub = string.find, string.format, string.lower, string.gsub
 local floor, huge = math.floor, math.huge
 local unpack = table.unpack or unpack -- luacheck: ignore 143
 

@@ -1,0 +1,345 @@
+-- The transport conformance cases: one list, run by spec/transport_conformance_spec.lua
+-- over the curl transport in plain Lua and, through spec/support/ngx_handlers.lua,
+-- over the ngx transport inside a real nginx. A future adapter runs the same list.
+--
+-- A case is { name, run = function(env) -> out, check = function(out, assert, seen) }.
+-- `run` uses only what every host has (no LuaSocket, no busted): `env` gives
+--   env.name                  "curl" | "ngx"
+--   env.transport(opts)       a transport of the kind under test (api_key = env.KEY unless given)
+--   env.client(opts)          ft.new{...} on the fake server (its default transport is the one under test)
+--   env.fake, env.canned      base URLs: the fake OpenAI server (".../v1"), the canned-bytes server
+--   env.tmpdir()              a fresh empty directory; env.ls(dir) -> "a b" (sorted names)
+--   env.now()                 seconds (the transport's clock)
+-- and returns a JSON-able table. `check` runs in busted, with `seen` = the requests the
+-- fake server logged while the case ran (spec/support/fake_server.lua's requests()).
+local M = {}
+
+local function err_of(err)
+  if not err then return nil end
+  return { kind = err.kind, message = err.message, status = err.status, attempts = err.attempts }
+end
+M.err_of = err_of
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+-- A file on the fake server to download: its id.
+local function uploaded(env, bytes)
+  local client = env.client()
+  local file = assert(client:upload_file({ data = string.rep("x", bytes or 200000), filename = "d.jsonl",
+    purpose = "fine-tune" }))
+  return file.id
+end
+
+M.cases = {
+  -- the divergences of issue 11 ------------------------------------------------
+  {
+    name = "a download cancelled in a batch by another call's error leaves no temp file",
+    run = function(env)
+      local id = uploaded(env)
+      local dir = env.tmpdir()
+      local client = env.client({ max_retries = 0 })
+      -- the download has half its body in the temp file when the other call raises
+      local t0 = env.now()
+      local ok, raised = pcall(client.batch, client, {
+        { "download_file", id, dir .. "/out.bin", { headers = { ["x-fake-fault"] = "stall_body;seconds=3" } } },
+        { "models", { headers = { ["x-fake-fault"] = "stall;seconds=1" },
+          progress = function() if env.now() - t0 > 0.5 then error("stop here", 0) end end } },
+      })
+      return { ok = ok, raised = tostring(raised), files = env.ls(dir) }
+    end,
+    check = function(out, assert)
+      assert.is_false(out.ok)
+      assert.matches("stop here", out.raised, 1, true)
+      assert.are.equal("", out.files)
+    end,
+  },
+  {
+    name = "a sink whose directory does not exist is io before anything is sent, once in a batch",
+    run = function(env)
+      local dir = env.tmpdir()
+      local t = env.transport()
+      local res, err = t:request({ method = "GET", url = env.fake .. "/files/file-x/content",
+        sink = dir .. "/missing/out.bin" })
+      local client = env.client()
+      local results, failed = client:batch({ { "download_file", "file-x", dir .. "/missing/out.bin" } })
+      return { res = res ~= nil, err = err_of(err), failed = failed, batch_err = err_of(results[1][2]),
+        files = env.ls(dir) }
+    end,
+    check = function(out, assert, seen)
+      assert.is_false(out.res)
+      assert.are.equal("io", out.err.kind)
+      assert.are.equal(1, out.failed)
+      assert.are.equal("io", out.batch_err.kind)
+      assert.are.equal(1, out.batch_err.attempts)
+      assert.are.equal("", out.files)
+      assert.are.equal(0, #seen)
+    end,
+  },
+  {
+    name = "multipart names, filenames and content types with CR, LF, NUL or a quote are refused",
+    run = function(env)
+      local t = env.transport()
+      local out = {}
+      for i, file in ipairs({
+        { data = "{}\n", filename = 'we"ird.jsonl' },
+        { data = "{}\n", filename = "a\r\nb.jsonl" },
+        { data = "{}\n", field = "fi\"le" },
+        { data = "{}\n", content_type = "text/plain\r\nX-Injected: 1" },
+      }) do
+        local res, err = t:request({ method = "POST", url = env.fake .. "/files",
+          multipart = { fields = { purpose = "fine-tune" }, file = file } })
+        out[i] = { res = res ~= nil, err = err_of(err) }
+      end
+      local _, ferr = t:request({ method = "POST", url = env.fake .. "/files",
+        multipart = { fields = { ['pur"pose'] = "fine-tune" }, file = { data = "{}\n" } } })
+      out[#out + 1] = { res = false, err = err_of(ferr) }
+      return out
+    end,
+    check = function(out, assert, seen)
+      assert.are.equal(5, #out)
+      for _, o in ipairs(out) do
+        assert.is_false(o.res)
+        assert.are.equal("invalid_request", o.err.kind)
+      end
+      assert.are.equal(0, #seen)
+    end,
+  },
+  {
+    name = "a URL with user:password@ is refused, with any transport",
+    run = function(env)
+      local t = env.transport()
+      local res, err = t:request({ method = "GET", url = env.fake:gsub("^http://", "http://user:pw@") .. "/models" })
+      return { res = res ~= nil, err = err_of(err) }
+    end,
+    check = function(out, assert, seen)
+      assert.is_false(out.res)
+      assert.are.equal("invalid_request", out.err.kind)
+      assert.are.equal("url must not carry credentials (user:password@)", out.err.message)
+      assert.are.equal(0, #seen)
+    end,
+  },
+  {
+    name = "per-call Host, Connection, Content-Length, Transfer-Encoding and Proxy-Authorization are refused",
+    run = function(env)
+      local t = env.transport()
+      local out = {}
+      for _, name in ipairs({ "Host", "connection", "Content-Length", "Transfer-Encoding", "Proxy-Authorization" }) do
+        local res, err = t:request({ method = "GET", url = env.fake .. "/models", headers = { [name] = "x" } })
+        out[#out + 1] = { name = name, res = res ~= nil, err = err_of(err) }
+      end
+      return out
+    end,
+    check = function(out, assert, seen)
+      for _, o in ipairs(out) do
+        assert.is_false(o.res)
+        assert.are.equal("invalid_request", o.err.kind)
+        assert.are.equal("headers must not set " .. o.name
+          .. ": the transport writes it itself (message framing and the connection)", o.err.message)
+      end
+      assert.are.equal(0, #seen)
+    end,
+  },
+  {
+    name = "conflicting Content-Length headers and bytes that are not HTTP are invalid_response",
+    run = function(env)
+      local t = env.transport()
+      local out = {}
+      for _, name in ipairs({ "cl_conflict", "cl_list", "garbage" }) do
+        local res, err = t:request({ method = "GET", url = env.canned .. "/" .. name })
+        out[name] = { res = res ~= nil, err = err_of(err) }
+      end
+      return out
+    end,
+    check = function(out, assert)
+      for _, name in ipairs({ "cl_conflict", "cl_list", "garbage" }) do
+        assert.is_false(out[name].res, name)
+        assert.are.equal("invalid_response", out[name].err.kind, name)
+      end
+    end,
+  },
+  {
+    name = "the credential header cannot be set or overridden per call, in any spelling",
+    run = function(env)
+      local out = { list = {} }
+      local t = env.transport({ auth_header = "api-key", auth_scheme = "" })
+      for _, name in ipairs({ "api-key", "API-Key", "Authorization", "authorization" }) do
+        local res, err = t:request({ method = "GET", url = env.fake .. "/models", headers = { [name] = "x" } })
+        out.list[#out.list + 1] = { name = name, res = res ~= nil, err = err_of(err) }
+      end
+      local client = env.client()
+      local ok, raised = pcall(client.models, client, { headers = { Authorization = "Bearer other" } })
+      out.client = { ok = ok, raised = tostring(raised) }
+      return out
+    end,
+    check = function(out, assert, seen)
+      assert.are.equal(4, #out.list)
+      for _, o in ipairs(out.list) do
+        assert.is_false(o.res)
+        assert.are.equal("invalid_request", o.err.kind)
+        assert.are.equal("headers must not set " .. o.name .. ": the transport adds the credential itself",
+          o.err.message)
+      end
+      assert.is_false(out.client.ok)
+      assert.matches("headers must not set Authorization: the transport adds the credential itself",
+        out.client.raised, 1, true)
+      assert.are.equal(0, #seen)
+    end,
+  },
+
+  -- what a user relies on --------------------------------------------------------
+  {
+    name = "an interrupted download leaves the target untouched and no temp file",
+    run = function(env)
+      local id = uploaded(env)
+      local dir = env.tmpdir()
+      write(dir .. "/out.bin", "the old content")
+      local t = env.transport()
+      local res, err = t:request({ method = "GET", url = env.fake .. "/files/" .. id .. "/content",
+        sink = dir .. "/out.bin", headers = { ["x-fake-fault"] = "truncated;bytes=1000" } })
+      local client = env.client({ max_retries = 1 })
+      local saved, cerr = client:download_file(id, dir .. "/out.bin",
+        { headers = { ["x-fake-fault"] = "reset_mid_body;bytes=1000" } })
+      return { res = res ~= nil, err = err_of(err), saved = saved ~= nil, client_err = err_of(cerr),
+        content = read(dir .. "/out.bin"), files = env.ls(dir) }
+    end,
+    check = function(out, assert)
+      assert.is_false(out.res)
+      assert.are.equal("io", out.err.kind)
+      assert.is_false(out.saved)
+      assert.are.equal("io", out.client_err.kind)
+      assert.are.equal(2, out.client_err.attempts)
+      assert.are.equal("the old content", out.content)
+      assert.are.equal("out.bin", out.files)
+    end,
+  },
+  {
+    name = "a cancelled download leaves the target untouched and no temp file",
+    run = function(env)
+      local id = uploaded(env)
+      local dir = env.tmpdir()
+      write(dir .. "/out.bin", "the old content")
+      local t = env.transport()
+      local xid = assert(t:start({ method = "GET", url = env.fake .. "/files/" .. id .. "/content",
+        sink = dir .. "/out.bin", headers = { ["x-fake-fault"] = "stall_body;seconds=2" } }))
+      local during
+      local until_ = env.now() + 5
+      repeat -- until the half body is in the temp file
+        t:poll(0.05)
+        during = env.ls(dir)
+      until during:find("part", 1, true) or env.now() > until_
+      local cancelled = t:cancel(xid)
+      return { during = during, cancelled = cancelled, pending = t:pending(), content = read(dir .. "/out.bin"),
+        files = env.ls(dir), again = t:cancel(xid) }
+    end,
+    check = function(out, assert)
+      assert.matches("^out%.bin out%.bin%.part%-%x+$", out.during)
+      assert.is_true(out.cancelled)
+      assert.is_false(out.again)
+      assert.are.equal(0, out.pending)
+      assert.are.equal("the old content", out.content)
+      assert.are.equal("out.bin", out.files)
+    end,
+  },
+  {
+    name = "total and idle timeouts fire alike",
+    run = function(env)
+      local t = env.transport()
+      local t0 = env.now()
+      local _, err = t:request({ method = "GET", url = env.fake .. "/models", timeout = 0.4,
+        headers = { ["x-fake-fault"] = "stall;seconds=2" } })
+      local total = env.now() - t0
+      local id = uploaded(env)
+      t0 = env.now()
+      local _, ierr = t:request({ method = "GET", url = env.fake .. "/files/" .. id .. "/content", idle_timeout = 0.4,
+        headers = { ["x-fake-fault"] = "stall_body;seconds=2" } })
+      local idle = env.now() - t0
+      local after = t:request({ method = "GET", url = env.fake .. "/models" })
+      return { err = err_of(err), total = total, idle_err = err_of(ierr), idle = idle,
+        after = after and after.status }
+    end,
+    check = function(out, assert)
+      assert.are.equal("timeout", out.err.kind)
+      assert.is_true(out.total >= 0.35 and out.total < 1.5, "total " .. out.total)
+      assert.are.equal("timeout", out.idle_err.kind)
+      assert.matches("idle_timeout", out.idle_err.message, 1, true)
+      assert.is_true(out.idle >= 0.35 and out.idle < 1.9, "idle " .. out.idle)
+      assert.are.equal(200, out.after)
+    end,
+  },
+  {
+    name = "retries count alike, and errors carry the same kind, status and attempts",
+    run = function(env)
+      local client = env.client({ max_retries = 2, retry = { base_delay = 0.01, max_delay = 0.02 } })
+      local out = {}
+      local function call(fault)
+        local res, err = client:models({ headers = { ["x-fake-fault"] = fault } })
+        return { res = res ~= nil, err = err_of(err) }
+      end
+      out.status_500 = call("500")
+      out.status_404 = call("404")
+      out.reset = call("reset")
+      out.truncated = call("truncated;bytes=5")
+      out.not_json = call("not_json")
+      return out
+    end,
+    check = function(out, assert)
+      local want = {
+        status_500 = { "api", 500, 3 }, status_404 = { "api", 404, 1 }, reset = { "io", nil, 3 },
+        truncated = { "io", nil, 3 }, not_json = { "invalid_response", 200, 1 },
+      }
+      for name, w in pairs(want) do
+        local o = out[name]
+        assert.is_false(o.res, name)
+        assert.are.same({ w[1], w[2], w[3] }, { o.err.kind, o.err.status, o.err.attempts }, name)
+      end
+    end,
+  },
+  {
+    name = "progress reports bytes, false aborts, and the cap holds on bodies in memory",
+    run = function(env)
+      local id = uploaded(env, 100000)
+      local t = env.transport()
+      local last
+      local res = t:request({ method = "GET", url = env.fake .. "/files/" .. id .. "/content",
+        progress = function(dltotal, dlnow) last = { dltotal, dlnow } end })
+      local _, aerr = t:request({ method = "GET", url = env.fake .. "/files/" .. id .. "/content",
+        progress = function() return false end })
+      local _, cerr = t:request({ method = "GET", url = env.fake .. "/files/" .. id .. "/content",
+        max_response_bytes = 1000 })
+      return { bytes = res and #res.body, last = last, aborted = err_of(aerr), capped = err_of(cerr) }
+    end,
+    check = function(out, assert)
+      assert.are.equal(100000, out.bytes)
+      assert.are.same({ 100000, 100000 }, out.last)
+      assert.are.equal("aborted", out.aborted.kind)
+      assert.are.equal("too_large", out.capped.kind)
+    end,
+  },
+}
+
+-- The canned answers the cases ask env.canned for (spec/support/canned_http.lua serves them).
+M.CANNED = {
+  cl_conflict = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
+  cl_list = "HTTP/1.1 200 OK\r\nContent-Length: 5, 7\r\n\r\n{\"a\":1}",
+  garbage = "this is not HTTP\r\n\r\n",
+}
+
+function M.by_name(name)
+  for _, c in ipairs(M.cases) do
+    if c.name == name then return c end
+  end
+end
+
+return M
