@@ -117,6 +117,29 @@ M.cases = {
     end,
   },
   {
+    name = "an upload file that is missing, a directory, or shorter than its slice is refused before sending",
+    run = function(env)
+      local dir = env.tmpdir()
+      write(dir .. "/short.jsonl", "short")
+      local t = env.transport()
+      local out = {}
+      for _, file in ipairs({ { path = dir .. "/missing.jsonl" }, { path = dir },
+        { path = dir .. "/short.jsonl", offset = 3, length = 10 }, { path = dir, offset = 0 } }) do
+        local _, err = t:request({ method = "POST", url = env.fake .. "/files",
+          multipart = { fields = { purpose = "fine-tune" }, file = file } })
+        out[#out + 1] = err_of(err)
+      end
+      return out
+    end,
+    check = function(out, assert, seen)
+      assert.are.same({ "io", "io", "invalid_request", "invalid_request" },
+        { out[1].kind, out[2].kind, out[3].kind, out[4].kind })
+      assert.are.equal("multipart slice [3, 13) lies beyond the end of the file (5 bytes)", out[3].message)
+      assert.are.equal("a multipart slice needs a regular file", out[4].message)
+      assert.are.equal(0, #seen)
+    end,
+  },
+  {
     name = "a URL with user:password@ is refused, with any transport",
     run = function(env)
       local t = env.transport()

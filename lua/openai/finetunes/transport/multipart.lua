@@ -63,20 +63,31 @@ local function field_value(name, v)
   error("bad multipart field '" .. tostring(name) .. "' (string expected, got " .. t .. ")", 3)
 end
 
--- Size of the file slice to send; the file is opened only to measure it.
+local function refused(message)
+  return nil, { kind = "invalid_request", message = message }
+end
+
+-- Size of the file slice to send; the file is opened only to measure it. The
+-- kinds are the C core's (src/mime.c): a file that cannot be read is io, a slice
+-- that is not inside a regular file is invalid_request.
 local function measure(file)
+  local slice = file.offset ~= nil or file.length ~= nil
   local f, err = open(file.path, "rb")
-  if not f then return io_error("cannot open upload file: " .. tostring(err)) end
+  if not f then return io_error("cannot open " .. tostring(err)) end
+  local probe, perr = f:read(0) -- a directory opens, and fails here
+  if probe == nil and perr then
+    f:close()
+    if slice then return refused("a multipart slice needs a regular file") end
+    return io_error("cannot upload " .. file.path .. ": " .. tostring(perr))
+  end
   local size, serr = f:seek("end")
   f:close()
   if not size then return io_error("cannot measure upload file " .. file.path .. ": " .. tostring(serr)) end
   local offset = file.offset or 0
-  if offset < 0 or offset > size then
-    return io_error(format("upload offset %.0f is outside %s (%.0f bytes)", offset, file.path, size))
-  end
-  local length = file.length or (size - offset)
-  if length < 0 or offset + length > size then
-    return io_error(format("upload slice %.0f+%.0f is outside %s (%.0f bytes)", offset, length, file.path, size))
+  local length = file.length or (offset <= size and size - offset or 0)
+  if offset < 0 or length < 0 or offset > size or length > size - offset then
+    return refused(format("multipart slice [%.0f, %.0f) lies beyond the end of the file (%.0f bytes)", offset,
+      offset + length, size))
   end
   return length
 end
