@@ -20,21 +20,12 @@ local SERVER = [[
     location = /conformance { content_by_lua_block { require("ngx_handlers").conformance() } }
 ]]
 
-local function ls(dir)
-  local p = io.popen("ls -A " .. util.shell_quote(dir))
-  local names = {}
-  for line in p:lines() do names[#names + 1] = line end
-  p:close()
-  table.sort(names)
-  return table.concat(names, " ")
-end
-
 local function escape(s)
   return (s:gsub("[^%w%-_.~]", function(c) return string.format("%%%02X", c:byte()) end))
 end
 
 describe("transport conformance", function()
-  local workdir, fake, canned_pid, canned_url, srv, dirs = nil, nil, nil, nil, nil, 0
+  local workdir, fake, canned_pid, canned_url, srv
   local env
 
   setup(function()
@@ -54,7 +45,7 @@ describe("transport conformance", function()
     srv = openresty.start({ http = HTTP, server = SERVER, vars = {
       fake_base_url = fake.base_url, canned_url = canned_url, conformance_dir = workdir, api_key = KEY } })
     env = {
-      name = "curl", KEY = KEY, fake = fake.base_url, canned = canned_url, now = core.now, ls = ls,
+      name = "curl", KEY = KEY, fake = fake.base_url, canned = canned_url, now = core.now, dir = workdir,
       transport = function(opts)
         opts = opts or {}
         opts.api_key = opts.api_key or KEY
@@ -64,12 +55,6 @@ describe("transport conformance", function()
         opts = opts or {}
         opts.api_key, opts.base_url = opts.api_key or KEY, fake.base_url
         return require("openai.finetunes").new(opts)
-      end,
-      tmpdir = function()
-        dirs = dirs + 1
-        local dir = workdir .. "/curl-" .. dirs
-        assert(util.mkdir_p(dir))
-        return dir
       end,
     }
   end)

@@ -554,14 +554,12 @@ end
 
 -- The conformance cases (spec/transport_conformance_spec.lua) -------------------
 
-local conformance_dirs = 0
-
 function M.conformance()
   local case = require("transport_cases").by_name(ngx.unescape_uri(ngx.var.arg_case or ""))
   if not case then return reply(404, { error = "no case " .. tostring(ngx.var.arg_case) }) end
   local key = ngx.var.api_key
   local env = {
-    name = "ngx", KEY = key, fake = ngx.var.fake_base_url, canned = ngx.var.canned_url,
+    name = "ngx", KEY = key, fake = ngx.var.fake_base_url, canned = ngx.var.canned_url, dir = ngx.var.conformance_dir,
     now = function() ngx.update_time(); return ngx.now() end,
     transport = function(opts)
       opts = opts or {}
@@ -572,20 +570,6 @@ function M.conformance()
       opts = opts or {}
       opts.api_key, opts.base_url = opts.api_key or key, ngx.var.fake_base_url
       return require("openai.finetunes").new(opts)
-    end,
-    tmpdir = function()
-      conformance_dirs = conformance_dirs + 1
-      local dir = ngx.var.conformance_dir .. "/ngx-" .. conformance_dirs
-      os.execute("mkdir -p '" .. dir .. "'")
-      return dir
-    end,
-    ls = function(dir)
-      local p = io.popen("ls -A '" .. dir .. "'")
-      local names = {}
-      for line in p:lines() do names[#names + 1] = line end
-      p:close()
-      table.sort(names)
-      return table.concat(names, " ")
     end,
   }
   local ok, out = pcall(case.run, env)

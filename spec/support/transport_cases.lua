@@ -8,31 +8,42 @@
 --   env.transport(opts)       a transport of the kind under test (api_key = env.KEY unless given)
 --   env.client(opts)          ft.new{...} on the fake server (its default transport is the one under test)
 --   env.fake, env.canned      base URLs: the fake OpenAI server (".../v1"), the canned-bytes server
---   env.tmpdir()              a fresh empty directory; env.ls(dir) -> "a b" (sorted names)
+--   env.dir                   a directory the case may write under
 --   env.now()                 seconds (the transport's clock)
 -- and returns a JSON-able table. `check` runs in busted, with `seen` = the requests the
 -- fake server logged while the case ran (spec/support/fake_server.lua's requests()).
+local util = require("openai.finetunes.fake.util")
+local lfs = require("lfs")
+
+local read, write = util.read_file, util.write_file
+
 local M = {}
+
+local dirs = 0
+
+-- A fresh empty directory under env.dir.
+local function tmpdir(env)
+  dirs = dirs + 1
+  local dir = string.format("%s/%s-%d", env.dir, env.name, dirs)
+  assert(util.mkdir_p(dir))
+  return dir
+end
+
+-- The names in a directory, sorted, joined by spaces.
+local function ls(dir)
+  local names = {}
+  for name in lfs.dir(dir) do
+    if name ~= "." and name ~= ".." then names[#names + 1] = name end
+  end
+  table.sort(names)
+  return table.concat(names, " ")
+end
 
 local function err_of(err)
   if not err then return nil end
   return { kind = err.kind, message = err.message, status = err.status, attempts = err.attempts }
 end
 M.err_of = err_of
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
 
 -- A file on the fake server to download: its id.
 local function uploaded(env, bytes)
@@ -48,7 +59,7 @@ M.cases = {
     name = "a download cancelled in a batch by another call's error leaves no temp file",
     run = function(env)
       local id = uploaded(env)
-      local dir = env.tmpdir()
+      local dir = tmpdir(env)
       local client = env.client({ max_retries = 0 })
       -- the download has half its body in the temp file when the other call raises
       local t0 = env.now()
@@ -57,7 +68,7 @@ M.cases = {
         { "models", { headers = { ["x-fake-fault"] = "stall;seconds=1" },
           progress = function() if env.now() - t0 > 0.5 then error("stop here", 0) end end } },
       })
-      return { ok = ok, raised = tostring(raised), files = env.ls(dir) }
+      return { ok = ok, raised = tostring(raised), files = ls(dir) }
     end,
     check = function(out, assert)
       assert.is_false(out.ok)
@@ -68,14 +79,14 @@ M.cases = {
   {
     name = "a sink whose directory does not exist is io before anything is sent, once in a batch",
     run = function(env)
-      local dir = env.tmpdir()
+      local dir = tmpdir(env)
       local t = env.transport()
       local res, err = t:request({ method = "GET", url = env.fake .. "/files/file-x/content",
         sink = dir .. "/missing/out.bin" })
       local client = env.client()
       local results, failed = client:batch({ { "download_file", "file-x", dir .. "/missing/out.bin" } })
       return { res = res ~= nil, err = err_of(err), failed = failed, batch_err = err_of(results[1][2]),
-        files = env.ls(dir) }
+        files = ls(dir) }
     end,
     check = function(out, assert, seen)
       assert.is_false(out.res)
@@ -119,7 +130,7 @@ M.cases = {
   {
     name = "an upload file that is missing, a directory, or shorter than its slice is refused before sending",
     run = function(env)
-      local dir = env.tmpdir()
+      local dir = tmpdir(env)
       write(dir .. "/short.jsonl", "short")
       local t = env.transport()
       local out = {}
@@ -226,7 +237,7 @@ M.cases = {
     name = "an interrupted download leaves the target untouched and no temp file",
     run = function(env)
       local id = uploaded(env)
-      local dir = env.tmpdir()
+      local dir = tmpdir(env)
       write(dir .. "/out.bin", "the old content")
       local t = env.transport()
       local res, err = t:request({ method = "GET", url = env.fake .. "/files/" .. id .. "/content",
@@ -235,7 +246,7 @@ M.cases = {
       local saved, cerr = client:download_file(id, dir .. "/out.bin",
         { headers = { ["x-fake-fault"] = "reset_mid_body;bytes=1000" } })
       return { res = res ~= nil, err = err_of(err), saved = saved ~= nil, client_err = err_of(cerr),
-        content = read(dir .. "/out.bin"), files = env.ls(dir) }
+        content = read(dir .. "/out.bin"), files = ls(dir) }
     end,
     check = function(out, assert)
       assert.is_false(out.res)
@@ -251,7 +262,7 @@ M.cases = {
     name = "a cancelled download leaves the target untouched and no temp file",
     run = function(env)
       local id = uploaded(env)
-      local dir = env.tmpdir()
+      local dir = tmpdir(env)
       write(dir .. "/out.bin", "the old content")
       local t = env.transport()
       local xid = assert(t:start({ method = "GET", url = env.fake .. "/files/" .. id .. "/content",
@@ -260,11 +271,11 @@ M.cases = {
       local until_ = env.now() + 5
       repeat -- until the half body is in the temp file
         t:poll(0.05)
-        during = env.ls(dir)
+        during = ls(dir)
       until during:find("part", 1, true) or env.now() > until_
       local cancelled = t:cancel(xid)
       return { during = during, cancelled = cancelled, pending = t:pending(), content = read(dir .. "/out.bin"),
-        files = env.ls(dir), again = t:cancel(xid) }
+        files = ls(dir), again = t:cancel(xid) }
     end,
     check = function(out, assert)
       assert.matches("^out%.bin out%.bin%.part%-%x+$", out.during)

@@ -74,19 +74,24 @@ local function unframable(s, quote_ok)
   return find(s, '[%z\r\n"]') ~= nil
 end
 
+-- A name -> value table of what goes into the message (headers, form fields):
+-- string keys, string or number values; wrong types raise. Returns the table or {}.
+local EMPTY = setmetatable({}, { __newindex = function() error("read-only", 2) end })
+local function lines_of(t, where)
+  if t == nil then return EMPTY end
+  if type(t) ~= "table" then misuse(where .. " must be a table") end
+  for name, value in pairs(t) do
+    if type(name) ~= "string" then misuse(where .. " keys must be strings") end
+    local vt = type(value)
+    if vt ~= "string" and vt ~= "number" then misuse(where .. "." .. name .. " must be a string or a number") end
+  end
+  return t
+end
+
 local function check_multipart(mp)
   if type(mp) ~= "table" then misuse("req.multipart must be a table") end
-  local fields = mp.fields
-  if fields ~= nil then
-    if type(fields) ~= "table" then misuse("req.multipart.fields must be a table") end
-    for name, value in pairs(fields) do
-      if type(name) ~= "string" then misuse("req.multipart.fields keys must be strings") end
-      local t = type(value)
-      if t ~= "string" and t ~= "number" then
-        misuse("req.multipart.fields." .. name .. " must be a string or a number")
-      end
-      if unframable(name) then return refused("multipart field name contains CR, LF, NUL or a quote") end
-    end
+  for name in pairs(lines_of(mp.fields, "req.multipart.fields")) do
+    if unframable(name) then return refused("multipart field name contains CR, LF, NUL or a quote") end
   end
   local file = mp.file
   if file ~= nil then
@@ -122,22 +127,13 @@ function M.check(req, auth_name)
   -- credentials never travel in URLs here (they would end up in logs and messages;
   -- the credential has its own header, proxy credentials their own options)
   if find(authority, "@", 1, true) then return refused("url must not carry credentials (user:password@)") end
-  local headers = req.headers
-  if headers ~= nil then
-    if type(headers) ~= "table" then misuse("req.headers must be a table") end
-    for name, value in pairs(headers) do
-      if type(name) ~= "string" then misuse("req.headers keys must be strings") end
-      local t = type(value)
-      if t ~= "string" and t ~= "number" then misuse("req.headers." .. name .. " must be a string or a number") end
-      if not find(name, TOKEN) then
-        return refused("a header name is not a valid token (CR, LF, NUL, space or ':')")
-      end
-      if t == "string" and find(value, "[%z\r\n]") then
-        return refused("header " .. name .. ": value contains CR, LF or NUL")
-      end
-      local why = M.header_refusal(name, auth_name)
-      if why then return refused(format("headers must not set %s: %s", name, why)) end
+  for name, value in pairs(lines_of(req.headers, "req.headers")) do
+    if not find(name, TOKEN) then return refused("a header name is not a valid token (CR, LF, NUL, space or ':')") end
+    if type(value) == "string" and find(value, "[%z\r\n]") then
+      return refused("header " .. name .. ": value contains CR, LF or NUL")
     end
+    local why = M.header_refusal(name, auth_name)
+    if why then return refused(format("headers must not set %s: %s", name, why)) end
   end
   local body = req.body
   if body ~= nil and type(body) ~= "string" then misuse("req.body must be a string") end
