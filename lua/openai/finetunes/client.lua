@@ -317,24 +317,48 @@ local function strict_method(name, fn)
   end
 end
 
--- Add methods to every client (plain and strict). Extension modules
--- (pagination, workflows, batches ...) call this through finetunes.lua; a
--- name may be defined once.
-function M.extend(methods)
+-- An extension method behind the same "bad self" check as the endpoint
+-- methods (client.wait_for_job("id") must not fail inside the library). It is
+-- called through pcall rather than a tail call, so a misuse it raises keeps
+-- pointing at the caller's line on Lua 5.1 too (a tail call loses the frame).
+local function self_checked(name, fn)
+  return function(self, ...)
+    state_of(self, name)
+    local r = pack(pcall(fn, self, ...))
+    if not r[1] then
+      local msg = misuse.strip_position(r[2])
+      if msg then error(msg, 2) end
+      error(r[2], 0)
+    end
+    return unpack(r, 2, r.n)
+  end
+end
+
+-- Methods that check self themselves (the generated endpoint methods, the
+-- lifecycle below) skip the wrapper.
+local function add_methods(methods, checked)
   for name, fn in pairs(methods) do
     if type(name) ~= "string" or type(fn) ~= "function" then
-      error(format("client.extend: %s must map to a function", describe(name)), 2)
+      error(format("client.extend: %s must map to a function", describe(name)), 3)
     end
-    if Client[name] ~= nil then error(format("client.extend: method %q is already defined", name), 2) end
+    if Client[name] ~= nil then error(format("client.extend: method %q is already defined", name), 3) end
+    if not checked then fn = self_checked(name, fn) end
     Client[name] = fn
     if name:sub(1, 1) ~= "_" then Strict[name] = strict_method(name, fn) end
   end
 end
 
+-- Add methods to every client (plain and strict). Extension modules
+-- (pagination, workflows, batches ...) call this through finetunes.lua; a
+-- name may be defined once. Every method gets the "bad self" check.
+function M.extend(methods)
+  add_methods(methods, false)
+end
+
 do
   local generated = {}
   for _, row in ipairs(endpoints) do generated[row.name] = endpoint_method(row) end
-  M.extend(generated)
+  add_methods(generated, true)
 end
 
 -- Non-endpoint methods ---------------------------------------------------------
@@ -391,7 +415,7 @@ function lifecycle._finish(self, name, res, err, attempts, req)
   return finish(endpoints[name], res, err, attempts or 1, req and req.sink)
 end
 
-M.extend(lifecycle)
+add_methods(lifecycle, true)
 
 ClientMT.__tostring = function(self)
   return format("openai.finetunes.client (%s)", rawget(self, STATE).base_url)
@@ -399,7 +423,12 @@ end
 StrictMT.__tostring = function(self)
   return format("openai.finetunes.client (%s, strict)", rawget(rawget(self, PLAIN), STATE).base_url)
 end
-Strict.strict = function(self) return self end
+Strict.strict = function(view)
+  if not (type(view) == "table" and rawget(view, PLAIN)) then
+    error("calling 'strict' on bad self (use client:strict(...))", 2)
+  end
+  return view
+end
 
 -- `local client <close> = ft.new{...}` (Lua 5.4) closes the transport at scope end.
 ClientMT.__close = function(self) lifecycle.close(self) end
