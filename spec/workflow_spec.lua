@@ -410,7 +410,7 @@ describe("the workflow helpers inside nginx (ngx transport)", function()
     out.events = #events
     local rows = assert(c:job_metrics(job.id))
     out.metric_rows, out.last_step = #rows, rows[#rows].step
-    local timeout, terr = c:wait_for_job(job.id, { poll_interval = 0.05, timeout = 0.01 })
+    local timeout, terr = c:wait_for_job(job.id, { poll_interval = 0.05, timeout = 5 })
     out.after_final = timeout and timeout.status or tostring(terr)
     out.seconds = ngx.now() - t0
     ngx.say(core.json_encode(out))

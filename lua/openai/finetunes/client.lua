@@ -83,7 +83,8 @@ local function path_segment(v, name)
 end
 
 local OPTS = {
-  headers = true, timeout = true, connect_timeout = true, idle_timeout = true, max_retries = true,
+  headers = true, timeout = true, connect_timeout = true, idle_timeout = true, total_timeout = true,
+  max_retries = true,
   idempotency_key = true, progress = true, max_response_bytes = true,
 }
 
@@ -94,7 +95,7 @@ local function check_call_opts(opts)
     if not OPTS[k] then fail(format("unknown option %s", describe(k))) end
     if k == "headers" then
       config.check_headers(v, "headers")
-    elseif k == "timeout" or k == "connect_timeout" or k == "idle_timeout" then
+    elseif k == "timeout" or k == "connect_timeout" or k == "idle_timeout" or k == "total_timeout" then
       if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
         fail(format("%s must be a number > 0, got %s", k, describe(v)))
       end
@@ -238,7 +239,7 @@ local function prepare(st, row, ctx, ...)
     idle_timeout = opts.idle_timeout or st.idle_timeout,
     max_response_bytes = opts.max_response_bytes,
     progress = opts.progress,
-  }, opts.max_retries
+  }, opts.max_retries, opts.total_timeout
 end
 
 -- Answers --------------------------------------------------------------------
@@ -270,14 +271,15 @@ local function finish(row, res, err, attempts, sink)
   return value, meta
 end
 
-local function send(st, row, req, max_retries)
+local function send(st, row, req, max_retries, total_timeout)
   local cache, ticket = st.cache, nil
   if cache then
     local hit
     hit, ticket = cache:get(row, req)
     if hit then return response_cache.served(finish(row, hit, nil, 0, req.sink)) end
   end
-  local res, err, attempts = st.policy:perform(st.transport, req, { max_retries = max_retries })
+  local res, err, attempts = st.policy:perform(st.transport, req,
+    { max_retries = max_retries, total_timeout = total_timeout })
   local result, second = finish(row, res, err, attempts, req.sink)
   if ticket then cache:done(ticket, result ~= nil and res or nil) end
   return result, second
@@ -290,9 +292,9 @@ local function endpoint_method(row)
   return function(self, ...)
     local st = state_of(self, name)
     local ctx = { argn = 1 }
-    local built, req, max_retries = pcall(prepare, st, row, ctx, ...)
+    local built, req, max_retries, total_timeout = pcall(prepare, st, row, ctx, ...)
     if not built then misuse.raise(req, name, ctx.argn, 2) end
-    return send(st, row, req, max_retries)
+    return send(st, row, req, max_retries, total_timeout)
   end
 end
 
@@ -318,18 +320,15 @@ local function strict_method(name, fn)
 end
 
 -- An extension method behind the same "bad self" check as the endpoint
--- methods (client.wait_for_job("id") must not fail inside the library). It is
--- called through pcall rather than a tail call, so a misuse it raises keeps
--- pointing at the caller's line on Lua 5.1 too (a tail call loses the frame).
+-- methods (client.wait_for_job("id") must not fail inside the library). It
+-- runs under misuse.capture rather than as a tail call, and raises a misuse
+-- from here, so it keeps pointing at the caller's line on Lua 5.1 too (a tail
+-- call loses the frame).
 local function self_checked(name, fn)
   return function(self, ...)
     state_of(self, name)
-    local r = pack(pcall(fn, self, ...))
-    if not r[1] then
-      local msg = misuse.strip_position(r[2])
-      if msg then error(msg, 2) end
-      error(r[2], 0)
-    end
+    local r = pack(misuse.capture(fn, self, ...))
+    if not r[1] then misuse.raise_aimed(r[2], 2) end
     return unpack(r, 2, r.n)
   end
 end
@@ -395,7 +394,8 @@ function lifecycle._cache(self) return state_of(self, "_cache").cache end
 function lifecycle._webhook_secret(self) return state_of(self, "_webhook_secret").webhook_secret end
 
 -- Build the req of endpoint `name` from its usual arguments, with all checks.
--- Returns req, max_retries. Misuse raises as its value (misuse.lua), aimed
+-- Returns req, max_retries, total_timeout (the call options' overrides, nil
+-- when not given). Misuse raises as its value (misuse.lua), aimed
 -- at (name, argument number): the helper's own public boundary re-aims it at
 -- itself (misuse.pass / misuse.raise) and formats it there.
 function lifecycle._prepare(self, name, ...)
@@ -403,9 +403,9 @@ function lifecycle._prepare(self, name, ...)
   local row = endpoints[name]
   if not row then error(format("no endpoint named %s", describe(name)), 2) end
   local ctx = { argn = 1 }
-  local ok, req, max_retries = pcall(prepare, st, row, ctx, ...)
+  local ok, req, max_retries, total_timeout = pcall(prepare, st, row, ctx, ...)
   if not ok then misuse.pass(req, name, ctx.argn) end
-  return req, max_retries
+  return req, max_retries, total_timeout
 end
 
 -- Turn what the transport gave for a req of endpoint `name` into

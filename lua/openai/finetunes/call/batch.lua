@@ -77,12 +77,12 @@ local function prepare_all(self, calls)
         .. "got %s", i, describe(name)))
     end
     local n = call_args(call, i)
-    local ok, req, max_retries = pcall(self._prepare, self, name, unpack(call, 2, n + 1))
+    local ok, req, max_retries, total_timeout = pcall(self._prepare, self, name, unpack(call, 2, n + 1))
     if not ok then
       if not misuse.is_misuse(req) then error(req, 0) end
       fail(format("calls[%d]: %s", i, tostring(req))) -- the call's own message, inside batch's
     end
-    jobs[i] = { index = i, name = name, req = req, max_retries = max_retries }
+    jobs[i] = { index = i, name = name, req = req, max_retries = max_retries, total_timeout = total_timeout }
   end
   return jobs
 end

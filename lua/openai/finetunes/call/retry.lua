@@ -178,12 +178,20 @@ end
 --- Retry or not after `attempt` attempts (1 after the first) ended in `res` or
 -- `err`; `max_retries` defaults to the policy's. Returns the delay in seconds
 -- and why ("retry-after" or "backoff"), or nil when this outcome is final.
-function Policy:decide(attempt, res, err, max_retries)
+-- `time_left` (seconds, optional): a retry whose wait would use it all up is
+-- not made, so a call's overall limit holds across its retries.
+function Policy:decide(attempt, res, err, max_retries, time_left)
   if attempt - 1 >= (max_retries or self.max_retries) then return nil end
   if not self:retryable(res, err) then return nil end
+  local delay, why
   local hint = res and M.retry_after(res.headers)
-  if hint and hint <= self.max_retry_after then return hint, "retry-after" end
-  return self:backoff(attempt - 1), "backoff"
+  if hint and hint <= self.max_retry_after then
+    delay, why = hint, "retry-after"
+  else
+    delay, why = self:backoff(attempt - 1), "backoff"
+  end
+  if time_left and delay >= time_left then return nil end
+  return delay, why
 end
 
 --- The circuit breaker gate: `true, is_probe` or `false, err` (kind
@@ -247,11 +255,44 @@ function M.sleep(transport, seconds)
   return f.sleep(seconds)
 end
 
+--- A call's overall limit (`total_timeout`) as a deadline on the transport's
+-- clock, or nil without one.
+function M.deadline(transport, total_timeout)
+  return total_timeout and M.now(transport) + total_timeout or nil
+end
+
+--- The req of the next attempt of a call with a `deadline` (M.deadline): a
+-- copy whose per-attempt timeouts are cut to the time left, so one stalled
+-- attempt cannot outlive the call. nil when no time is left. Without a
+-- deadline: `req` itself.
+function M.within(transport, req, deadline)
+  if not deadline then return req end
+  local left = deadline - M.now(transport)
+  if left <= 0 then return nil end
+  local r = {}
+  for k, v in pairs(req) do r[k] = v end
+  -- 0 or absent means "no limit" to the transports
+  for _, name in ipairs({ "timeout", "connect_timeout", "idle_timeout" }) do
+    if name == "timeout" or r[name] then
+      if not r[name] or r[name] <= 0 or r[name] > left then r[name] = left end
+    end
+  end
+  return r
+end
+
+--- The transport-shaped error of a call whose deadline passed before its
+-- next attempt could start (`attempts` made so far).
+function M.deadline_error(attempts)
+  return { kind = "timeout", message = attempts == 0 and "the call's total_timeout expired before it was sent"
+    or "the call's total_timeout expired", attempts = attempts }
+end
+
 --- After attempt number `attempt` of `req` ended in `res` or `err`: the delay
 -- before the next attempt (the on_retry hook is told), or nil when this
--- outcome is final (the circuit breaker is told). `max_retries` as in decide.
-function Policy:settle(transport, req, attempt, res, err, max_retries)
-  local delay, why = self:decide(attempt, res, err, max_retries)
+-- outcome is final (the circuit breaker is told). `max_retries` as in decide;
+-- `deadline` (M.deadline, optional): no retry whose wait reaches it.
+function Policy:settle(transport, req, attempt, res, err, max_retries, deadline)
+  local delay, why = self:decide(attempt, res, err, max_retries, deadline and deadline - M.now(transport))
   if not delay then
     self:record(not self:is_failure(res, err), M.now(transport))
     return nil
@@ -270,10 +311,13 @@ end
 -- Returns `res, err, attempts`: the final response (any status) or the final
 -- transport error (which also gets `err.attempts`), and the number of attempts
 -- made (0 when the circuit breaker refused the call). `opts.max_retries`
--- overrides the client's for this call. A Lua error raised by the transport (a
--- failing progress callback) is never retried: it propagates unchanged.
+-- overrides the client's for this call; `opts.total_timeout` (seconds) bounds
+-- the whole call: every attempt, and the waits between them, get at most the
+-- time left (a timeout error when it runs out). A Lua error raised by the
+-- transport (a failing progress callback) is never retried: it propagates unchanged.
 function Policy:perform(transport, req, opts)
   local max_retries = self.max_retries
+  local total_timeout = opts and opts.total_timeout
   if opts ~= nil and opts.max_retries ~= nil then
     check(is_count(opts.max_retries), "max_retries", "a non-negative integer", opts.max_retries)
     max_retries = opts.max_retries
@@ -282,11 +326,23 @@ function Policy:perform(transport, req, opts)
   if not ok then return nil, probe, 0 end
   -- A half-open probe is one request: its outcome alone decides the circuit.
   if probe then max_retries = 0 end
+  local deadline = M.deadline(transport, total_timeout)
 
-  local attempt = 0
+  local attempt, last_res, last_err = 0, nil, nil
   while true do
+    local attempt_req = M.within(transport, req, deadline)
+    if not attempt_req then
+      if attempt == 0 then
+        if probe then self:abandon() end
+        return nil, M.deadline_error(0), 0
+      end
+      -- the wait before this retry ended at the deadline: the last outcome is final
+      self:record(not self:is_failure(last_res, last_err), M.now(transport))
+      if last_err then last_err.attempts = attempt end
+      return last_res, last_err, attempt
+    end
     attempt = attempt + 1
-    local called, res, err = pcall(transport.request, transport, req)
+    local called, res, err = pcall(transport.request, transport, attempt_req)
     if not called then
       if probe then self:abandon() end
       error(res, 0)
@@ -295,11 +351,12 @@ function Policy:perform(transport, req, opts)
       if probe then self:abandon() end
       error("transport returned neither a response nor an error", 2)
     end
-    local delay = self:settle(transport, req, attempt, res, err, max_retries)
+    local delay = self:settle(transport, req, attempt, res, err, max_retries, deadline)
     if not delay then
       if err then err.attempts = attempt end
       return res, err, attempt
     end
+    last_res, last_err = res, err
     if delay > 0 then M.sleep(transport, delay) end
   end
 end

@@ -15,8 +15,8 @@
 --   })
 --   local err = run:run()
 --
--- tasks[i] = { name = endpoint name, req = req, max_retries = n | nil } as
--- client:_prepare builds them (other fields are the caller's); they start in
+-- tasks[i] = { name = endpoint name, req = req, max_retries = n | nil,
+-- total_timeout = s | nil } as client:_prepare builds them (other fields are the caller's); they start in
 -- list order. run() returns nil once every task is done, or the error `done`
 -- or `pace` returned, after cancelling the requests in flight. A Lua error
 -- raised by a progress callback (or by `done`) cancels them too and propagates.
@@ -120,9 +120,21 @@ function Run:launch(task)
     task.probe = probe
     -- A half-open probe is one request: its outcome alone decides the circuit.
     if probe then task.max_retries = 0 end
+    task.deadline = retry.deadline(self.transport, task.total_timeout)
+  end
+  local req = retry.within(self.transport, task.req, task.deadline)
+  if not req then
+    -- total_timeout ran out: before the first attempt, or in the wait before a
+    -- retry (then the last outcome is final, and the breaker hears of it)
+    if task.attempt == 0 then
+      if task.probe then policy:abandon() end
+      return self:finish(task, nil, retry.deadline_error(0))
+    end
+    policy:record(not policy:is_failure(task.last_res, task.last_err), self:now())
+    return self:finish(task, task.last_res, task.last_err)
   end
   task.attempt = task.attempt + 1
-  local started, id, err = pcall(self.driver.start, self.driver, task.req)
+  local started, id, err = pcall(self.driver.start, self.driver, req)
   if not started then
     -- the ngx transport raises outside the phases that have cosockets
     id, err = nil, { kind = "invalid_request", message = tostring(id) }
@@ -142,8 +154,10 @@ function Run:complete(task, res, err)
     if task.probe then self.policy:abandon() end
     error(err.callback_error, 0)
   end
-  local delay = self.policy:settle(self.transport, task.req, task.attempt, res, err, task.max_retries)
+  local delay = self.policy:settle(self.transport, task.req, task.attempt, res, err, task.max_retries,
+    task.deadline)
   if not delay then return self:finish(task, res, err) end
+  task.last_res, task.last_err = res, err
   if self.on_retry then self.on_retry(task) end
   task.due = self:now() + delay
   self.waiting[#self.waiting + 1] = task

@@ -311,7 +311,7 @@ local function upload_large_file(self, p, opts)
   local parts = slices(s.size, s.part_size)
   local built, berr = pcall(function()
     for _, part in ipairs(parts) do
-      part.req, part.max_retries = self:_prepare("add_upload_part", upload.id,
+      part.req, part.max_retries, part.total_timeout = self:_prepare("add_upload_part", upload.id,
         { file = s.path, offset = part.offset, length = part.length }, opts)
     end
   end)

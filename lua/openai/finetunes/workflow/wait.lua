@@ -38,6 +38,9 @@
 --     poll_interval = 5        seconds between polls
 --     timeout = nil            overall limit in seconds (nil: no limit)
 --     event_page_size = 100    `limit` of the event requests (1-100)
+--     max_event_pages = 1000   event pages one poll may read (a log that never
+--                              ends, `has_more` with new ids every page, is an
+--                              error naming the bound, not an endless poll)
 --     max_poll_failures = 5    see below
 --
 -- Both (failures):
@@ -46,7 +49,11 @@
 --   * The overall timeout gives `nil, err` with `err.kind == "timeout"` and
 --     `err.code == "wait_timeout"` (a transport timeout has no such code);
 --     `err.file` / `err.job` is the last object seen, `err.waited` the seconds
---     waited. The last poll happens at the deadline, never after it.
+--     waited. It is a deadline: every request of every poll, its retries and
+--     the waits between them get at most the time left (the call option
+--     `total_timeout`), so a stalled server cannot stretch the wait; paging
+--     events stops at it too (the message says so). Polls start only before
+--     the deadline; the wait ends at it.
 --   * A poll that fails after the client's own retries with a transient error
 --     (errors.retryable with the client's retry rules: connection, timeout,
 --     408/409/429/5xx or retry.statuses, x-should-retry; or an open circuit
@@ -70,7 +77,9 @@ local M = {}
 
 M.FILE_DONE = { processed = true, error = true, deleted = true }
 M.JOB_DONE = { succeeded = true, failed = true, cancelled = true }
-M.DEFAULTS = { poll_interval = 5, file_timeout = 1800, event_page_size = 100, max_poll_failures = 5 }
+M.DEFAULTS = {
+  poll_interval = 5, file_timeout = 1800, event_page_size = 100, max_event_pages = 1000, max_poll_failures = 5,
+}
 
 local fail, describe = misuse.fail, misuse.describe
 
@@ -104,6 +113,8 @@ local function check_opts(opts, known)
       count(v, k, 1, 100)
     elseif kind == "failures" then
       count(v, k, 0, 1e9)
+    elseif kind == "pages" then
+      count(v, k, 1, 1e9)
     end
   end
   return opts
@@ -113,6 +124,7 @@ local FILE_OPTS = { poll_interval = "seconds", timeout = "seconds", max_poll_fai
 local JOB_OPTS = {
   poll_interval = "seconds", timeout = "seconds", max_poll_failures = "failures",
   on_event = "function", on_status = "function", history = "boolean", event_page_size = "page_size",
+  max_event_pages = "pages",
 }
 
 -- Checks the id the way method `name` would (misuse named after `fname`) and
@@ -133,16 +145,18 @@ local function transient(err, policy)
   return errors.retryable(err, policy) or (errors.is_error(err) and err.kind == "circuit_open")
 end
 
-local function wait_timeout(what, id, waited, last, field, cause)
+local function wait_timeout(what, id, waited, last, field, cause, why)
   return errors.new {
     kind = "timeout", code = "wait_timeout", [field] = last, waited = waited, cause = cause,
-    message = format("gave up waiting for %s %s after %.1f s%s", what, id, waited,
-      last and last.status and (" (status " .. tostring(last.status) .. ")") or ""),
+    message = format("gave up waiting for %s %s after %.1f s%s%s", what, id, waited,
+      last and last.status and (" (status " .. tostring(last.status) .. ")") or "", why or ""),
   }
 end
 
--- Runs `round()` every poll_interval until it returns a result or the
--- deadline passes. round() -> "done", value, meta | "wait" | "fail", err.
+-- Runs `round(state, call_opts)` every poll_interval until it returns a
+-- result or the deadline passes. round() -> "done", value, meta | "wait" |
+-- "fail", err. call_opts() is the options of a request made now: the time
+-- left as its total_timeout (nil without a deadline).
 local function poll_loop(self, what, id, field, o, default_timeout, round)
   local transport = self:_transport()
   local function now() return retry.now(transport) end
@@ -152,10 +166,23 @@ local function poll_loop(self, what, id, field, o, default_timeout, round)
   local started = now()
   local deadline = timeout and started + timeout or huge
   local failures, last_err = 0, nil
-  local state = {}
+  local state = { deadline = deadline }
+  function state.call_opts()
+    if deadline == huge then return nil end
+    local left = deadline - now()
+    -- polls start before the deadline; a 0 here would mean "no limit"
+    return { total_timeout = left > 1e-3 and left or 1e-3 }
+  end
+  function state.timed_out(why)
+    return wait_timeout(what, id, now() - started, state.last, field, last_err, why)
+  end
   while true do
     local outcome, value, meta = round(state)
     if outcome == "done" then return value, meta end
+    if outcome == "fail" and type(value) == "table" and value.code == "wait_timeout" then
+      if value[field] == nil then value[field] = state.last end
+      return nil, value
+    end
     if outcome == "fail" then
       if not transient(value, self:_policy()) or failures >= max_failures then
         if type(value) == "table" then value[field] = state.last end
@@ -166,10 +193,13 @@ local function poll_loop(self, what, id, field, o, default_timeout, round)
       failures = 0
     end
     local left = deadline - now()
-    if left <= 0 then
-      return nil, wait_timeout(what, id, now() - started, state.last, field, last_err)
+    if left > interval then
+      retry.sleep(transport, interval)
+    else
+      -- no poll would start before the deadline: wait it out, then give up
+      if left > 0 then retry.sleep(transport, left) end
+      return nil, state.timed_out()
     end
-    retry.sleep(transport, interval < left and interval or left)
   end
 end
 
@@ -178,7 +208,7 @@ end
 local function wait_for_file(self, id, opts)
   local o = check_call(self, "wait_for_file", "file", id, opts, FILE_OPTS)
   return poll_loop(self, "file", id, "file", o, M.DEFAULTS.file_timeout, function(state)
-    local file, second = self:file(id)
+    local file, second = self:file(id, state.call_opts())
     if not file then return "fail", second end
     state.last = file
     if M.FILE_DONE[file.status] then return "done", file, second end
@@ -190,11 +220,25 @@ end
 
 -- The events newer than every event already seen, oldest first, or nil, err.
 -- Pages back from the newest until an event already seen (or the start of the
--- log); nothing is marked seen here, so a failed round loses nothing.
-local function new_events(self, id, seen, page_size)
+-- log); nothing is marked seen here, so a failed round loses nothing. At most
+-- `max_pages` pages, and none past the wait's deadline: a log that never ends
+-- is an error that says which bound stopped it.
+local function new_events(self, id, seen, page_size, max_pages, state)
   local fresh, after = {}, nil
+  local pages = 0
   while true do
-    local page, err = self:job_events(id, { limit = page_size, after = after })
+    if pages >= max_pages then
+      return nil, errors.new {
+        kind = "invalid_response", code = "event_paging_limit", events = fresh,
+        message = format("job %s: the events still had more after %d pages in one poll (max_event_pages)",
+          id, pages),
+      }
+    end
+    if pages > 0 and retry.now(self:_transport()) >= state.deadline then
+      return nil, state.timed_out(format(", paging its events (%d pages this poll, has_more still true)", pages))
+    end
+    pages = pages + 1
+    local page, err = self:job_events(id, { limit = page_size, after = after }, state.call_opts())
     if not page then return nil, err end
     local data = type(page.data) == "table" and page.data or {}
     for i = 1, #data do
@@ -215,23 +259,24 @@ local function wait_for_job(self, id, opts)
   local o = check_call(self, "wait_for_job", "job", id, opts, JOB_OPTS)
   local on_event, on_status = o.on_event, o.on_status
   local page_size = o.event_page_size or M.DEFAULTS.event_page_size
+  local max_pages = o.max_event_pages or M.DEFAULTS.max_event_pages
   local seen, primed = {}, o.history ~= false
   local status
 
   return poll_loop(self, "job", id, "job", o, nil, function(state)
-    local job, second = self:job(id)
+    local job, second = self:job(id, state.call_opts())
     if not job then return "fail", second end
     state.last = job
     if on_event then
       if not primed then
         -- history = false: everything up to the newest event now is old news
-        local page, err = self:job_events(id, { limit = 1 })
+        local page, err = self:job_events(id, { limit = 1 }, state.call_opts())
         if not page then return "fail", err end
         local newest = type(page.data) == "table" and page.data[1]
         if type(newest) == "table" and type(newest.id) == "string" then seen[newest.id] = true end
         primed = true
       end
-      local fresh, err = new_events(self, id, seen, page_size)
+      local fresh, err = new_events(self, id, seen, page_size, max_pages, state)
       if not fresh then return "fail", err end
       for i = #fresh, 1, -1 do
         local event = fresh[i]
