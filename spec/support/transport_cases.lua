@@ -363,6 +363,108 @@ M.cases = {
   },
 }
 
+M.cases[#M.cases + 1] = {
+  name = "retries count alike in a batch (start/poll), with the same kind, status and attempts",
+  run = function(env)
+    local client = env.client({ max_retries = 2, retry = { base_delay = 0.01, max_delay = 0.02 } })
+    local results, failed = client:batch({
+      { "models", { headers = { ["x-fake-fault"] = "500" } } },
+      { "models", { headers = { ["x-fake-fault"] = "reset" } } },
+      { "model", "gpt-4o-mini", { headers = { ["x-fake-fault"] = "404" } } },
+      { "models" },
+    })
+    local out = { failed = failed, list = {} }
+    for i = 1, 4 do out.list[i] = { ok = results[i][1] ~= nil, err = err_of(results[i][2]) } end
+    return out
+  end,
+  check = function(all, assert, seen)
+    local out = all.list
+    assert.are.equal(3, all.failed)
+    assert.are.same({ "api", 500, 3 }, { out[1].err.kind, out[1].err.status, out[1].err.attempts })
+    assert.are.same({ "io", 3 }, { out[2].err.kind, out[2].err.attempts })
+    assert.are.same({ "api", 404, 1 }, { out[3].err.kind, out[3].err.status, out[3].err.attempts })
+    assert.is_true(out[4].ok)
+    -- what the server answered (a reset reused connection may also be retried once, silently,
+    -- by the transport: that is not an attempt)
+    local answered = {}
+    for _, r in ipairs(seen) do answered[r.status] = (answered[r.status] or 0) + 1 end
+    assert.are.same({ 3, 1, 1 }, { answered[500], answered[404], answered[200] })
+  end,
+}
+
+M.cases[#M.cases + 1] = {
+  name = "a progress callback's error is re-raised by request and reported by poll",
+  run = function(env)
+    local t = env.transport()
+    local boom = function() error({ code = "boom" }) end
+    local ok, raised = pcall(t.request, t, { method = "GET", url = env.fake .. "/models", progress = boom })
+    local id = assert(t:start({ method = "GET", url = env.fake .. "/models", progress = boom }))
+    local done = {}
+    local until_ = env.now() + 5
+    while #done == 0 and env.now() < until_ do done = t:poll(1) end
+    local c = done[1] or {}
+    local after = t:request({ method = "GET", url = env.fake .. "/models" })
+    return { ok = ok, code = type(raised) == "table" and raised.code or tostring(raised), same_id = c.id == id,
+      poll_kind = c.err and c.err.kind, poll_code = c.err and type(c.err.callback_error) == "table"
+        and c.err.callback_error.code, after = after and after.status }
+  end,
+  check = function(out, assert)
+    assert.is_false(out.ok)
+    assert.are.equal("boom", out.code)
+    assert.is_true(out.same_id)
+    assert.are.equal("aborted", out.poll_kind)
+    assert.are.equal("boom", out.poll_code)
+    assert.are.equal(200, out.after)
+  end,
+}
+
+M.cases[#M.cases + 1] = {
+  name = "a refused connection is connect; a 404 to a sink stays in memory and leaves the path alone",
+  run = function(env)
+    local t = env.transport()
+    local _, cerr = t:request({ method = "GET", url = "http://127.0.0.1:1/v1/models", connect_timeout = 2 })
+    local dir = tmpdir(env)
+    local res = t:request({ method = "GET", url = env.fake .. "/files/file-missing/content", sink = dir .. "/x" })
+    return { connect = err_of(cerr), status = res and res.status, body = res and res.body ~= nil,
+      bytes_written = res and res.bytes_written, files = ls(dir) }
+  end,
+  check = function(out, assert)
+    assert.are.equal("connect", out.connect.kind)
+    assert.are.equal(404, out.status)
+    assert.is_true(out.body)
+    assert.is_nil(out.bytes_written)
+    assert.are.equal("", out.files)
+  end,
+}
+
+M.cases[#M.cases + 1] = {
+  name = "max_response_bytes never limits a sink download, and upload progress counts the whole body",
+  run = function(env)
+    local id = uploaded(env, 200000)
+    local dir = tmpdir(env)
+    local t = env.transport()
+    local res, err = t:request({ method = "GET", url = env.fake .. "/files/" .. id .. "/content",
+      sink = dir .. "/out.bin", max_response_bytes = 1000 })
+    local last
+    local up = t:request({ method = "POST", url = env.fake .. "/files",
+      multipart = { fields = { purpose = "fine-tune" },
+        file = { data = string.rep("y", 100000), filename = "u.jsonl" } },
+      progress = function(_, _, ultotal, ulnow) if ulnow > 0 then last = { ultotal, ulnow } end end })
+    local size = lfs.attributes(dir .. "/out.bin", "size")
+    return { bytes_written = res and res.bytes_written, err = err_of(err), size = size, files = ls(dir),
+      upload_status = up and up.status, last = last }
+  end,
+  check = function(out, assert)
+    assert.is_nil(out.err)
+    assert.are.equal(200000, out.bytes_written)
+    assert.are.equal(200000, out.size)
+    assert.are.equal("out.bin", out.files)
+    assert.are.equal(200, out.upload_status)
+    assert.are.equal(out.last[1], out.last[2])
+    assert.is_true(out.last[2] > 100000)
+  end,
+}
+
 -- The canned answers the cases ask env.canned for (spec/support/canned_http.lua serves them).
 M.CANNED = {
   cl_conflict = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
