@@ -102,6 +102,7 @@ build = {
       ["openai.finetunes.transport.curl"] = "lua/openai/finetunes/transport/curl.lua",
       ["openai.finetunes.transport.exchange"] = "lua/openai/finetunes/transport/exchange.lua",
       ["openai.finetunes.transport.http1"] = "lua/openai/finetunes/transport/http1.lua",
+      ["openai.finetunes.transport.local_error"] = "lua/openai/finetunes/transport/local_error.lua",
       ["openai.finetunes.transport.multipart"] = "lua/openai/finetunes/transport/multipart.lua",
       ["openai.finetunes.transport.ngx"] = "lua/openai/finetunes/transport/ngx.lua",
       ["openai.finetunes.transport.proxy"] = "lua/openai/finetunes/transport/proxy.lua",

@@ -5,11 +5,15 @@
  * module table on top of the stack.
  */
 #include <errno.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "core.h"
+#include "errors.h"
+#include "transfer.h"
 
 int luaopen_openai_finetunes_core(lua_State *L);
 
@@ -84,6 +88,31 @@ static int core_features(lua_State *L) {
 }
 
 /*
+ * core.sink_temp(path) -> temp_path | nil, err: the temp file a download to
+ * `path` goes into, created (empty, closed) by the rule every transport shares
+ * (oft_sink_temp: next to it, exclusive, an existing target's mode kept, a
+ * directory at the path refused). err is a local-failure table (errors.h).
+ */
+static int core_sink_temp(lua_State *L) {
+  size_t len;
+  const char *sink = luaL_checklstring(L, 1, &len);
+  const char *verb = NULL;
+  char *tmp;
+  int fd;
+  if (strlen(sink) != len) return luaL_argerror(L, 1, "path must not contain NUL");
+  tmp = (char *)lua_newuserdatauv(L, len + 32, 0); /* freed by the GC, whatever happens */
+  fd = oft_sink_temp(sink, tmp, len + 32, &verb);
+  if (fd < 0) {
+    lua_pushnil(L);
+    oft_error_push_local(L, verb, sink, errno, NULL);
+    return 2;
+  }
+  close(fd);
+  lua_pushstring(L, tmp);
+  return 1;
+}
+
+/*
  * curl_global_init is reference counted and thread-safe only when libcurl
  * says CURL_VERSION_THREADSAFE (7.84+); otherwise call it once per process and
  * hope no other thread races us (nothing better exists). Never cleaned up:
@@ -103,7 +132,7 @@ static void global_init(lua_State *L) {
 int luaopen_openai_finetunes_core(lua_State *L) {
   static const luaL_Reg functions[] = {
     {"now", core_now}, {"sleep", core_sleep}, {"curl_version", core_curl_version},
-    {"features", core_features}, {NULL, NULL}};
+    {"features", core_features}, {"sink_temp", core_sink_temp}, {NULL, NULL}};
   global_init(L);
   luaL_newlib(L, functions);
   lua_pushliteral(L, OFT_VERSION);

@@ -73,6 +73,21 @@ static void add_clean(luaL_Buffer *b, const char *s, size_t n, const char *secre
   }
 }
 
+void oft_error_push_local(lua_State *L, const char *verb, const char *path, int errnum,
+                          const char *secret) {
+  luaL_Buffer b;
+  const char *os_error = strerror(errnum);
+  lua_pushfstring(L, "cannot %s %s: %s", verb, path, os_error);
+  oft_error_push(L, "io", lua_tostring(L, -1), -1, secret);
+  lua_remove(L, -2);
+  luaL_buffinit(L, &b);
+  add_clean(&b, path, strlen(path), secret);
+  luaL_pushresult(&b);
+  lua_setfield(L, -2, "path");
+  lua_pushstring(L, os_error);
+  lua_setfield(L, -2, "os_error");
+}
+
 void oft_error_push(lua_State *L, const char *kind, const char *message,
                     int curl_code, const char *secret) {
   luaL_Buffer b;

@@ -40,4 +40,15 @@ const char *oft_error_kind(CURLcode code, const char *message);
 void oft_error_push(lua_State *L, const char *kind, const char *message,
                     int curl_code, const char *secret);
 
+/*
+ * Pushes the err table of a local file failure (a missing directory, no
+ * permission, a full disk, a directory where the file should be): kind "io",
+ * message "cannot <verb> <path>: <OS message>", and the fields `path` (the
+ * file) and `os_error` (strerror(errnum)), which tell the retry policy the
+ * fault is on this machine, not the service's. `secret` as above, in the
+ * message and the path.
+ */
+void oft_error_push_local(lua_State *L, const char *verb, const char *path, int errnum,
+                          const char *secret);
+
 #endif /* OFT_ERRORS_H */

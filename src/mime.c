@@ -26,10 +26,9 @@ static int fail(lua_State *L, oft_transfer *t, const char *kind, const char *mes
   return 0;
 }
 
-static int fail_errno(lua_State *L, oft_transfer *t, const char *what, const char *path, int e) {
-  lua_pushfstring(L, "%s %s: %s", what, path, strerror(e));
-  oft_error_push(L, "io", lua_tostring(L, -1), -1, t->client->auth.secret);
-  lua_remove(L, -2);
+/* A local file failure: kind io with the path and the OS message (errors.h). */
+static int fail_errno(lua_State *L, oft_transfer *t, const char *verb, const char *path, int e) {
+  oft_error_push_local(L, verb, path, e, t->client->auth.secret);
   return 0;
 }
 
@@ -177,17 +176,19 @@ static int add_file_part(lua_State *L, oft_transfer *t, int file, int arg) {
     struct stat st;
     FILE *probe = fopen(path, "rb");
     int dir;
-    if (probe == NULL) return fail_errno(L, t, "cannot open", path, errno);
+    if (probe == NULL) return fail_errno(L, t, "open", path, errno);
     dir = fstat(fileno(probe), &st) == 0 && S_ISDIR(st.st_mode);
     fclose(probe);
-    if (dir) return fail_errno(L, t, "cannot upload", path, EISDIR);
+    if (dir) return fail_errno(L, t, "upload", path, EISDIR);
     rc = curl_mime_filedata(part, path);
   } else if (path != NULL) {
     struct stat st;
     oft_source *s = &t->source;
     s->file = fopen(path, "rb"); /* owned by the transfer from here on */
-    if (s->file == NULL) return fail_errno(L, t, "cannot open", path, errno);
-    if (fstat(fileno(s->file), &st) != 0) return fail_errno(L, t, "cannot stat", path, errno);
+    if (s->file == NULL) return fail_errno(L, t, "open", path, errno);
+    s->path = strdup(path);
+    if (s->path == NULL) oft_memory_error(L);
+    if (fstat(fileno(s->file), &st) != 0) return fail_errno(L, t, "stat", path, errno);
     if (!S_ISREG(st.st_mode))
       return fail(L, t, "invalid_request", "a multipart slice needs a regular file");
     if (offset < 0) offset = 0;
@@ -199,7 +200,7 @@ static int add_file_part(lua_State *L, oft_transfer *t, int file, int arg) {
       return fail(L, t, "invalid_request", msg);
     }
     if (fseeko(s->file, (off_t)offset, SEEK_SET) != 0)
-      return fail_errno(L, t, "cannot seek in", path, errno);
+      return fail_errno(L, t, "seek in", path, errno);
     s->offset = offset;
     s->length = length;
     rc = curl_mime_data_cb(part, length, source_read, source_seek, NULL, s);
@@ -254,4 +255,6 @@ void oft_mime_release(oft_transfer *t) {
     fclose(t->source.file);
     t->source.file = NULL;
   }
+  free(t->source.path);
+  t->source.path = NULL;
 }

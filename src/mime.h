@@ -25,6 +25,7 @@ typedef struct oft_source {
   curl_off_t length;   /* bytes in the part */
   curl_off_t pos;      /* bytes already handed to libcurl */
   int read_errno;      /* reading the file failed mid-transfer */
+  char *path;          /* the file's path (for the error), owned */
 } oft_source;
 
 /*

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -324,28 +325,63 @@ static void set_method(oft_transfer *t, const char *method, int has_body) {
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 }
 
-/* A temp file next to the target, created exclusively, so rename() is atomic. */
-static int open_sink(lua_State *L, oft_transfer *t, const char *sink) {
+/* A temp file next to the target, created exclusively, so rename() is atomic.
+ * An existing target keeps its permission bits (a 0600 file stays 0600, as
+ * `curl -o` leaves it); a directory at the path fails before anything is sent.
+ * The one rule for every transport: core.sink_temp gives it to the Lua ones. */
+int oft_sink_temp(const char *sink, char *tmp, size_t tmp_size, const char **verb) {
   static unsigned long seq = 0;
+  int attempt, fd = -1, keep_mode = 0, e;
+  struct stat target;
+  if (stat(sink, &target) == 0) {
+    if (S_ISDIR(target.st_mode)) {
+      *verb = "write";
+      errno = EISDIR;
+      return -1;
+    }
+    keep_mode = S_ISREG(target.st_mode);
+  }
+  for (attempt = 0; attempt < 100 && fd < 0; attempt++) {
+    unsigned long r = (unsigned long)getpid() * 2654435761UL ^ (unsigned long)time(NULL) ^
+                      (unsigned long)(oft_now() * 1e9) ^ ((unsigned long)(size_t)tmp << 7) ^ ++seq;
+    snprintf(tmp, tmp_size, "%s.part-%08lx", sink, r & 0xffffffffUL);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  if (fd < 0) {
+    *verb = "create a file next to";
+    return -1;
+  }
+  if (keep_mode && fchmod(fd, target.st_mode & 07777) != 0) {
+    e = errno;
+    close(fd);
+    remove(tmp);
+    *verb = "keep the mode of";
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+static int open_sink(lua_State *L, oft_transfer *t, const char *sink) {
   size_t n = strlen(sink) + 32;
-  int attempt, fd = -1;
+  const char *verb = NULL;
+  int fd;
   t->sink = strdup(sink);
   t->sink_tmp = (char *)malloc(n);
   if (t->sink == NULL || t->sink_tmp == NULL) oft_memory_error(L);
-  for (attempt = 0; attempt < 100 && fd < 0; attempt++) {
-    unsigned long r = (unsigned long)getpid() * 2654435761UL ^ (unsigned long)time(NULL) ^
-                      (unsigned long)(oft_now() * 1e9) ^ ((unsigned long)(size_t)t << 7) ^ ++seq;
-    snprintf(t->sink_tmp, n, "%s.part-%08lx", sink, r & 0xffffffffUL);
-    fd = open(t->sink_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST) break;
+  fd = oft_sink_temp(sink, t->sink_tmp, n, &verb);
+  if (fd < 0) {
+    oft_error_push_local(L, verb, sink, errno, t->client->auth.secret);
+    return 0;
   }
-  if (fd < 0) return FAILF(L, t, "io", "cannot create %s: %s", t->sink_tmp, strerror(errno));
   t->sink_file = fdopen(fd, "wb");
   if (t->sink_file == NULL) {
     int e = errno;
     close(fd);
     remove(t->sink_tmp);
-    return FAILF(L, t, "io", "cannot open %s: %s", t->sink_tmp, strerror(e));
+    oft_error_push_local(L, "open", t->sink_tmp, e, t->client->auth.secret);
+    return 0;
   }
   /* libcurl hands us chunks of up to 128 KB: write each with one write(2)
    * instead of stdio's 8 KB pieces (bench/README.md, case 3). */
@@ -508,13 +544,10 @@ static void push_failure(lua_State *L, oft_transfer *t) {
     snprintf(msg, sizeof msg, "response body exceeds max_response_bytes (%.0f bytes)", t->max_body);
     oft_error_push(L, "too_large", msg, -1, NULL);
   } else if (t->sink_errno != 0) {
-    lua_pushfstring(L, "cannot write %s: %s", t->sink, strerror(t->sink_errno));
-    oft_error_push(L, "io", lua_tostring(L, -1), -1, c->auth.secret);
-    lua_remove(L, -2);
+    oft_error_push_local(L, "write", t->sink, t->sink_errno, c->auth.secret);
   } else if (t->source.read_errno != 0) {
-    lua_pushfstring(L, "reading the upload failed: %s", strerror(t->source.read_errno));
-    oft_error_push(L, "io", lua_tostring(L, -1), -1, NULL);
-    lua_remove(L, -2);
+    oft_error_push_local(L, "read", t->source.path != NULL ? t->source.path : "the upload",
+                         t->source.read_errno, c->auth.secret);
   } else if (t->oom) {
     oft_error_push(L, "io", "out of memory while receiving the response", (int)rc, NULL);
   } else {

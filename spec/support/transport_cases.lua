@@ -98,6 +98,84 @@ M.cases = {
       assert.are.equal(0, #seen)
     end,
   },
+  -- local failures (issue 12) -------------------------------------------------
+  {
+    name = "a sink that cannot be written is io with its path and the OS message, never retried or a breaker failure",
+    run = function(env)
+      local dir = tmpdir(env)
+      assert(lfs.mkdir(dir .. "/a-directory"))
+      local client = env.client({ max_retries = 2, circuit_breaker = { failure_threshold = 1 } })
+      local out = { calls = {} }
+      for i, path in ipairs({ dir .. "/missing/out.bin", dir .. "/a-directory" }) do
+        local t0 = env.now()
+        local r, err = client:download_file("file-x", path)
+        out.calls[i] = { ok = r ~= nil, kind = err and err.kind, attempts = err and err.attempts,
+          path = err and err.path,
+          os_error = err and err.os_error, message = err and err.message, took = env.now() - t0 }
+      end
+      local models, merr = client:models()
+      out.after = models ~= nil or tostring(merr)
+      out.files = ls(dir)
+      return out
+    end,
+    check = function(out, assert, seen)
+      local calls = out.calls
+      assert.are.equal("No such file or directory", calls[1].os_error)
+      assert.are.equal("Is a directory", calls[2].os_error)
+      for _, o in ipairs(calls) do
+        assert.is_false(o.ok)
+        assert.are.equal("io", o.kind)
+        assert.are.equal(1, o.attempts)
+        assert.truthy(o.message:find(o.path, 1, true), o.message)
+        assert.truthy(o.message:find(o.os_error, 1, true), o.message)
+        assert.is_true(o.took < 0.3, "no backoff: " .. o.took)
+      end
+      assert.matches("/missing/out.bin$", calls[1].path)
+      assert.matches("/a%-directory$", calls[2].path)
+      assert.is_true(out.after) -- the breaker (threshold 1) did not count them
+      assert.are.equal("a-directory", out.files)
+      assert.are.equal(1, #seen) -- the models call only
+    end,
+  },
+  {
+    name = "a download over an existing file keeps its mode; onto a full disk it fails once, leaving nothing",
+    run = function(env)
+      local id = uploaded(env, 200000)
+      local dir = tmpdir(env)
+      local client = env.client({ max_retries = 2 })
+      write(dir .. "/secret.bin", "old")
+      os.execute("chmod 600 '" .. dir .. "/secret.bin'")
+      local ok = client:download_file(id, dir .. "/secret.bin")
+      local out = { ok = ok ~= nil, mode = lfs.attributes(dir .. "/secret.bin", "permissions"),
+        size = lfs.attributes(dir .. "/secret.bin", "size") }
+      -- a 64 KB tmpfs (the specs run as root, nginx's workers too)
+      assert(lfs.mkdir(dir .. "/full"))
+      local mounted = os.execute("mount -t tmpfs -o size=64k oft-conformance '" .. dir .. "/full'")
+      out.mounted = mounted == true or mounted == 0
+      local t0 = env.now()
+      local r, err = client:download_file(id, dir .. "/full/out.bin")
+      out.full = { ok = r ~= nil, kind = err and err.kind, attempts = err and err.attempts,
+        os_error = err and err.os_error, took = env.now() - t0, files = ls(dir .. "/full") }
+      os.execute("umount '" .. dir .. "/full'")
+      return out
+    end,
+    check = function(out, assert, seen)
+      assert.is_true(out.ok)
+      assert.are.equal("rw-------", out.mode)
+      assert.are.equal(200000, out.size)
+      assert.is_true(out.mounted, "mounting a tmpfs needs root")
+      assert.is_false(out.full.ok)
+      assert.are.equal("io", out.full.kind)
+      assert.are.equal("No space left on device", out.full.os_error)
+      assert.are.equal(1, out.full.attempts)
+      assert.are.equal("", out.full.files)
+      local downloads = 0
+      for _, r in ipairs(seen) do
+        if r.path:match("/content$") then downloads = downloads + 1 end
+      end
+      assert.are.equal(2, downloads) -- the 0600 one, and the full disk's once
+    end,
+  },
   {
     name = "multipart names, filenames and content types with CR, LF, NUL or a quote are refused",
     run = function(env)

@@ -19,6 +19,7 @@ errors.kinds = {
   -- also a wait_for_file / wait_for_job deadline: those carry code = "wait_timeout"
   timeout = "connect, idle or total timeout expired",
   proxy = "the proxy refused or failed",
+  -- a local file (err.path, err.os_error: never retried), or the connection mid-exchange
   io = "reading the upload or writing the download failed",
   aborted = "the progress callback stopped the transfer",
   too_large = "the response was bigger than max_response_bytes",
@@ -156,6 +157,9 @@ function errors.from_transport(err, attempts)
     curl_code = err.curl_code,
     retry_after = err.retry_after,
     cause = err.callback_error,
+    -- a failure on this machine: the file, and what the OS said
+    path = err.path,
+    os_error = err.os_error,
   }
 end
 

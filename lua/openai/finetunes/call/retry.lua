@@ -3,7 +3,8 @@
 --
 -- Rules (the official SDKs': openai-python's `_base_client.py`, openai-node's
 -- `src/client.ts`; then past them):
---  * transport errors of kind connect, dns, io, timeout and proxy are retried;
+--  * transport errors of kind connect, dns, io, timeout and proxy are retried,
+--    but not a local failure (an io error naming a local file in err.path);
 --    tls, invalid_request, too_large, aborted, closed and anything unknown are
 --    not, nor is a Lua error raised by a callback (it propagates to the caller);
 --  * a response header `x-should-retry: true|false` is obeyed first;
@@ -38,6 +39,14 @@ local RETRYABLE_KINDS = { connect = true, dns = true, io = true, timeout = true,
 -- Transport error kinds caused by the caller, which say nothing about the
 -- service's health and so never count towards opening the circuit.
 local CALLER_KINDS = { invalid_request = true, aborted = true, closed = true, credentials = true }
+
+-- A failure on this machine (a download's directory missing, a full disk, an
+-- unreadable upload): the transport names the file in `err.path`
+-- (transport/local_error.lua, src/errors.h). Sending again cannot cure it and
+-- it says nothing about the service: never retried, never a breaker failure.
+local function is_local(err)
+  return err.path ~= nil
+end
 
 local floor = math.floor
 
@@ -160,14 +169,14 @@ end
 --- Is this outcome a failure of the service (for the circuit breaker)? Transport
 -- errors not caused by the caller, and retryable statuses; a 404 is an answer.
 function Policy:is_failure(res, err)
-  if err then return not CALLER_KINDS[err.kind] end
+  if err then return not CALLER_KINDS[err.kind] and not is_local(err) end
   return res ~= nil and type(res.status) == "number" and res.status >= 400 and self.retryable_status(res.status)
 end
 
 --- Could the very same request succeed if sent again (attempts aside)? The
 -- rules above, for a transport error `err` or an answer `res`.
 function Policy:retryable(res, err)
-  if err then return err.callback_error == nil and RETRYABLE_KINDS[err.kind] == true end
+  if err then return err.callback_error == nil and not is_local(err) and RETRYABLE_KINDS[err.kind] == true end
   local status = res and res.status
   if type(status) ~= "number" or status < 400 then return false end
   local should = type(res.headers) == "table" and res.headers["x-should-retry"]

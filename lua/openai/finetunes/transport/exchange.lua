@@ -25,8 +25,10 @@
 -- Local file I/O is the exchange's (the upload is read through transport/multipart.lua;
 -- a download goes to `sink .. ".part-<hex>"`, renamed onto sink when the answer is a
 -- complete 2xx and removed on every other outcome). Sockets and waiting are the adapter's.
+local core = require("openai.finetunes.core")
 local http1 = require("openai.finetunes.transport.http1")
 local multipart = require("openai.finetunes.transport.multipart")
+local local_error = require("openai.finetunes.transport.local_error")
 
 local type, tostring, tonumber, pairs, ipairs, pcall, error, setmetatable =
   type, tostring, tonumber, pairs, ipairs, pcall, error, setmetatable
@@ -196,12 +198,18 @@ end
 local Exchange = {}
 Exchange.__index = Exchange
 
--- A temp file next to the target, so that rename() is atomic; opening it now
+-- A temp file next to the target, so that rename() is atomic; creating it now
 -- makes a sink whose directory is missing an `io` error before anything is sent.
+-- The C core's rule (core.sink_temp: exclusive, an existing target's mode kept,
+-- a directory at the path refused), so both transports agree.
 local function open_sink(sink)
-  local tmp = sink .. ".part-" .. multipart.random_hex(4)
-  local f, err = io_open(tmp, "wb")
-  if not f then return nil, { kind = "io", message = "cannot create " .. tmp .. ": " .. tostring(err) } end
+  local tmp, err = core.sink_temp(sink)
+  if not tmp then return nil, err end
+  local f, oerr = io_open(tmp, "wb")
+  if not f then
+    os_remove(tmp)
+    return nil, local_error("open", tmp, oerr)
+  end
   return f, tmp
 end
 
@@ -306,6 +314,12 @@ function Exchange:fail(kind, message, extra)
   return nil, e
 end
 
+--- A local failure of the sink (a full disk ...): ends it as local_error.lua says.
+function Exchange:fail_local(verb, os_message)
+  local e = local_error(verb, self.sink, os_message)
+  return self:fail(e.kind, e.message, e)
+end
+
 -- Timeouts: `timeout` bounds the whole exchange, `idle_timeout` any stretch with
 -- no byte moving either way (connecting counts), as the C core measures them.
 
@@ -365,7 +379,7 @@ local function on_body(self, data)
   self.dlnow = self.dlnow + #data
   if self.to_sink then
     local ok, werr = self.sink_file:write(data)
-    if not ok then return self:fail("io", "cannot write " .. self.sink .. ": " .. tostring(werr)) end
+    if not ok then return self:fail_local("write", werr) end
   else
     self.size = self.size + #data
     if self.size > self.max_body then
@@ -383,7 +397,7 @@ local function on_done(self)
     self.sink_file = nil
     local ok, cerr = f:close()
     if ok then ok, cerr = os_rename(self.sink_tmp, self.sink) end
-    if not ok then return self:fail("io", "cannot write " .. self.sink .. ": " .. tostring(cerr)) end
+    if not ok then return self:fail_local("write", cerr) end
     self.sink_tmp = nil
     res.bytes_written = self.dlnow
   else

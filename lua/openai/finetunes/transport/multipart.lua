@@ -30,6 +30,8 @@ local function quote(s)
   return '"' .. gsub(s, '["\r\n]', ESCAPES) .. '"'
 end
 
+local local_error = require("openai.finetunes.transport.local_error")
+
 local function io_error(message)
   return nil, { kind = "io", message = message }
 end
@@ -73,12 +75,12 @@ end
 local function measure(file)
   local slice = file.offset ~= nil or file.length ~= nil
   local f, err = open(file.path, "rb")
-  if not f then return io_error("cannot open " .. tostring(err)) end
+  if not f then return nil, local_error("open", file.path, err) end
   local probe, perr = f:read(0) -- a directory opens, and fails here
   if probe == nil and perr then
     f:close()
     if slice then return refused("a multipart slice needs a regular file") end
-    return io_error("cannot upload " .. file.path .. ": " .. tostring(perr))
+    return nil, local_error("upload", file.path, perr)
   end
   local size, serr = f:seek("end")
   f:close()
@@ -186,7 +188,7 @@ function Body:source()
       else
         local err
         f, err = open(p.path, "rb")
-        if not f then return io_error("cannot open upload file: " .. tostring(err)) end
+        if not f then return nil, local_error("open", p.path, err) end
         this.file = f
         if p.offset > 0 then
           local ok, serr = f:seek("set", p.offset)
