@@ -53,6 +53,16 @@ local function cli_tty(args, env)
   return code, H.read(out)
 end
 
+-- on a pseudo-terminal, `input` typed on it and `setup` (shell words, e.g. "stty cols 45")
+-- run on it first: exit code, everything it showed
+local function cli_typed(args, input, env, setup)
+  local out = dir .. "/tty"
+  local inner = (setup and (setup .. " && ") or "") .. command(args, env)
+  local code = exit_code(os.execute("printf %s " .. H.shell_quote(input or "") .. " | script -qefc "
+    .. H.shell_quote(inner) .. " /dev/null >" .. out .. " 2>&1"))
+  return code, H.read(out)
+end
+
 -- `s` as a Lua pattern matching itself
 local function lit(s)
   return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))
@@ -273,7 +283,7 @@ describe("openai-ft files", function()
     out = ok(cli({ "files", "download", file.id, "-o", "-" }))
     assert.equal(H.read(TRAIN), out)
 
-    local del = json(ok(cli({ "files", "delete", file.id, "--json" })))
+    local del = json(ok(cli({ "files", "delete", file.id, "--json", "--yes" })))
     assert.is_true(del.deleted)
     code, out, err = cli({ "files", "get", file.id })
     assert.equal(1, code)
@@ -359,7 +369,7 @@ describe("openai-ft jobs", function()
     assert.equal("paused", json(ok(cli({ "jobs", "pause", job.id, "--json" }))).status)
     local out = ok(cli({ "jobs", "resume", job.id }))
     assert.equal("resumed " .. job.id .. ": queued\n", out)
-    assert.equal("cancelled", json(ok(cli({ "jobs", "cancel", job.id, "--json" }))).status)
+    assert.equal("cancelled", json(ok(cli({ "jobs", "cancel", job.id, "--json", "--yes" }))).status)
   end)
 
   it("follow prints every event once, oldest first, and exits 0 with the model", function()
@@ -457,7 +467,8 @@ describe("openai-ft jobs metrics --plot / --svg", function()
       local ascii = ok(cli({ "jobs", "metrics", job.id, "--plot", "--width", "60", "--height", "10" }, env))
       assert.falsy(ascii:find("[\128-\255]"), ascii)
       assert.truthy(ascii:find("train loss (" .. train .. " points)", 1, true), ascii)
-      assert.truthy(ascii:find("\n *%+" .. ("%-"):rep(60) .. "\n"), ascii) -- the x axis
+      assert.truthy(ascii:find("\n *%+%-%-%-%-%-%-%-%-%-%-+\n"), ascii) -- the x axis
+      for line in ascii:gmatch("[^\n]+") do assert.is_true(#line <= 60, line) end -- --width: margins included
       local a_lines, u_lines = {}, {}
       for line in ascii:gmatch("(.-)\n") do a_lines[#a_lines + 1] = line end
       for line in out:gmatch("(.-)\n") do u_lines[#u_lines + 1] = line end
@@ -498,7 +509,7 @@ describe("openai-ft jobs metrics --plot / --svg", function()
     local rows = json(ok(cli({ "jobs", "metrics", job.id, "--json" })))
     assert.is_true(#rows > 0)
     for i = 2, #rows do assert.is_true(rows[i].step > rows[i - 1].step) end
-    ok(cli({ "jobs", "cancel", job.id }))
+    ok(cli({ "jobs", "cancel", job.id, "--yes" }))
   end)
 end)
 
@@ -514,7 +525,7 @@ describe("openai-ft models", function()
     local out = ok(cli({ "models", "list" }))
     assert.truthy(out:find("^ID%s+CREATED%s+OWNED BY\n"), out)
     assert.equal(ftm, json(ok(cli({ "models", "get", ftm, "--json" }))).id)
-    assert.is_true(json(ok(cli({ "models", "delete", ftm, "--json" }))).deleted)
+    assert.is_true(json(ok(cli({ "models", "delete", ftm, "--json", "--yes" }))).deleted)
     local code = cli({ "models", "get", ftm })
     assert.equal(1, code)
   end)
@@ -669,5 +680,172 @@ describe("openai-ft fake-server", function()
     assert.equal(200, status)
     assert.truthy(body:find("true"))
     fake.control_request(port, "POST", "/_fake/shutdown", "{}")
+  end)
+end)
+
+describe("openai-ft: nothing irreversible on a typo", function()
+  it("files delete asks on a terminal, refuses without one, and --yes skips the question", function()
+    local file = upload()
+    local code, out, err = cli({ "files", "delete", file.id })
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.truthy(err:find("refusing to delete " .. file.id .. " without confirmation: no terminal to ask on", 1, true),
+      err)
+    assert.truthy(err:find("--yes", 1, true), err)
+    ok(cli({ "files", "get", file.id })) -- still there
+
+    local shown
+    code, shown = cli_typed({ "files", "delete", file.id }, "n\n")
+    assert.equal(1, code, shown)
+    assert.truthy(shown:find("will delete:", 1, true), shown)
+    assert.truthy(shown:find("filename%s+train%.jsonl"), shown)
+    assert.truthy(shown:find("Delete " .. file.id .. "? This cannot be undone. [y/N]", 1, true), shown)
+    assert.truthy(shown:find("nothing done", 1, true), shown)
+    ok(cli({ "files", "get", file.id }))
+
+    code, shown = cli_typed({ "files", "delete", file.id }, "y\n")
+    assert.equal(0, code, shown)
+    assert.truthy(shown:find("deleted " .. file.id, 1, true), shown)
+    assert.equal(1, (cli({ "files", "get", file.id })))
+
+    -- a mistyped id fails on the lookup, before any question
+    code, shown = cli_typed({ "files", "delete", "file-typo" }, "y\n")
+    assert.equal(1, code, shown)
+    assert.truthy(shown:find("No such File object: file-typo", 1, true), shown)
+    assert.falsy(shown:find("[y/N]", 1, true), shown)
+
+    local other = upload()
+    assert.equal(other.id, json(ok(cli({ "files", "delete", other.id, "--yes", "--json" }))).id)
+  end)
+
+  it("models delete wants the model's id typed back", function()
+    local job = finished_job()
+    local ftm = json(ok(cli({ "jobs", "get", job.id, "--json" }))).fine_tuned_model
+    local code, out, err = cli({ "models", "delete", ftm, "--json" })
+    assert.equal(2, code, out)
+    assert.truthy(err:find("refusing to delete " .. ftm, 1, true), err)
+
+    local shown
+    code, shown = cli_typed({ "models", "delete", ftm }, "y\n")
+    assert.equal(1, code, shown)
+    assert.truthy(shown:find("will delete:\r?\nid%s+" .. lit(ftm)), shown)
+    assert.truthy(shown:find("This cannot be undone. Type " .. ftm .. " to delete " .. ftm .. ": ", 1, true), shown)
+    assert.truthy(shown:find("'y' is not " .. ftm .. ": nothing done", 1, true), shown)
+    ok(cli({ "models", "get", ftm }))
+
+    code, shown = cli_typed({ "models", "delete", ftm }, ftm .. "\n")
+    assert.equal(0, code, shown)
+    assert.truthy(shown:find("deleted " .. ftm, 1, true), shown)
+    assert.equal(1, (cli({ "models", "get", ftm })))
+  end)
+
+  it("jobs cancel asks too", function()
+    local file = upload()
+    server:next_job{ steps = 400, step_seconds = 1 }
+    local job = json(ok(cli({ "jobs", "create", "--model", MODEL, "--training-file", file.id, "--json" })))
+    assert.equal(2, (cli({ "jobs", "cancel", job.id })))
+    local code, shown = cli_typed({ "jobs", "cancel", job.id }, "\n")
+    assert.equal(1, code, shown)
+    assert.truthy(shown:find("will cancel:", 1, true), shown)
+    assert.truthy(shown:find("Cancel " .. job.id .. "? This cannot be undone. [y/N]", 1, true), shown)
+    assert.are_not.equal("cancelled", json(ok(cli({ "jobs", "get", job.id, "--json" }))).status)
+    code, shown = cli_typed({ "jobs", "cancel", job.id }, "yes\n")
+    assert.equal(0, code, shown)
+    assert.equal("cancelled", json(ok(cli({ "jobs", "get", job.id, "--json" }))).status)
+  end)
+end)
+
+describe("openai-ft: rough edges", function()
+  it("--purpose lists the valid purposes in the command's wording", function()
+    local code, out, err = cli({ "files", "upload", TRAIN, "--purpose", "finetune" })
+    assert.equal(2, code, out)
+    assert.truthy(err:find("openai-ft files upload: --purpose must be one of fine-tune, ", 1, true), err)
+    for _, p in ipairs(require("openai.finetunes.api.validate").FILE_PURPOSES) do
+      assert.truthy(err:find(p, 1, true), p)
+    end
+    assert.truthy(err:find("got 'finetune'", 1, true), err)
+    assert.falsy(err:find("bad argument", 1, true), err)
+  end)
+
+  it("refuses --limit 0 and says the range", function()
+    for _, words in ipairs({ { "files", "list" }, { "jobs", "list" } }) do
+      words[#words + 1] = "--limit"
+      words[#words + 1] = "0"
+      local code, out, err = cli(words)
+      assert.equal(2, code, out)
+      assert.truthy(err:find("--limit needs a whole number >= 1, got '0' (--all shows every one)", 1, true), err)
+    end
+  end)
+
+  it("help COMMAND [SUBCOMMAND] shows that command's help", function()
+    assert.equal(select(2, cli({ "jobs", "--help" })), ok(cli({ "help", "jobs" })))
+    assert.equal(select(2, cli({ "jobs", "list", "--help" })), ok(cli({ "help", "jobs", "list" })))
+    assert.equal(select(2, cli({ "validate", "--help" })), ok(cli({ "help", "validate" })))
+    assert.truthy(ok(cli({ "help", "jobs" })):find("^usage: openai%-ft jobs <subcommand>"))
+    assert.truthy(ok(cli({ "help" })):find("^usage: openai%-ft %[global options%]"))
+    assert.equal(2, (cli({ "help", "nope" })))
+  end)
+
+  it("a list cut at --limit says how to get the next page", function()
+    local ids = {}
+    for i = 1, 3 do ids[i] = upload().id end
+    local out, err = ok(cli({ "files", "list", "--limit", "2" }))
+    local _, rows = out:gsub("\nfile%-", "")
+    assert.equal(2, rows, out)
+    assert.truthy(err:find("more files: add --after " .. ids[2] .. " for the next page, or --all for every one",
+      1, true), err)
+    out, err = ok(cli({ "files", "list", "--limit", "2", "--after", ids[2] }))
+    assert.truthy(out:find(ids[1], 1, true), out)
+    assert.equal("", err)
+    assert.equal("", select(2, ok(cli({ "files", "list", "--limit", "3" })))) -- exactly all: no hint
+    local _, jerr = ok(cli({ "jobs", "events", finished_job().id, "--limit", "3" }))
+    assert.truthy(jerr:find("more older events: --limit 6 shows more, --all every one", 1, true), jerr)
+  end)
+
+  it("files upload --quiet prints only the id", function()
+    local code, out, err = cli({ "files", "upload", TRAIN, "--quiet" })
+    assert.equal(0, code, err)
+    assert.truthy(out:match("^file%-%w+\n$"), out)
+    assert.equal("", err)
+    assert.equal(out:sub(1, -2), json(ok(cli({ "files", "get", out:sub(1, -2), "--json" }))).id)
+  end)
+
+  it("the terminal plot fits COLUMNS and the tty's width, margins included", function()
+    local job = finished_job()
+    local function widest(text)
+      local w = 0
+      for line in text:gsub("\27%[[%d;]*m", ""):gmatch("[^\r\n]+") do
+        w = math.max(w, #line - select(2, line:gsub("[\128-\191]", "")))
+      end
+      return w
+    end
+    for _, cols in ipairs({ 40, 72, 100 }) do
+      local out = ok(cli({ "jobs", "metrics", job.id, "--plot" }, { COLUMNS = tostring(cols) }))
+      assert.is_true(widest(out) <= cols, cols .. " columns:\n" .. out)
+      assert.is_true(widest(out) >= cols - 2, cols .. " columns:\n" .. out) -- and uses them
+    end
+    local code, shown = cli_typed({ "jobs", "metrics", job.id, "--plot" }, "", { COLUMNS = false }, "stty cols 45")
+    assert.equal(0, code, shown)
+    assert.truthy(shown:find("train loss", 1, true), shown)
+    assert.is_true(widest(shown) <= 45, shown)
+  end)
+
+  it("in the SVG the legend is outside the plot and the curve keeps off the top edge", function()
+    local job = finished_job()
+    local svg = dir .. "/edges.svg"
+    ok(cli({ "jobs", "metrics", job.id, "--svg", svg }))
+    local text = H.read(svg)
+    local grid = text:match('<g stroke="#e5e5e5"[^>]*>(.-)</g>')
+    local plot_top = math.huge
+    for y in grid:gmatch('y1="([%d.]+)"') do plot_top = math.min(plot_top, tonumber(y)) end
+    local legend = text:match('<g class="legend">(.-)</g>')
+    assert.truthy(legend, text)
+    for y in legend:gmatch(' y="([%d.]+)"') do assert.is_true(tonumber(y) + 8 < plot_top, y) end
+    for y in legend:gmatch(' y1="([%d.]+)"') do assert.is_true(tonumber(y) + 8 < plot_top, y) end
+    local highest = math.huge
+    for points in text:gmatch('<polyline[^>]- points="([^"]*)"') do
+      for y in points:gmatch(",([%d.]+)") do highest = math.min(highest, tonumber(y)) end
+    end
+    assert.is_true(highest >= plot_top + 10, "curve at y=" .. highest .. ", plot top at " .. plot_top)
   end)
 end)

@@ -4,7 +4,8 @@
 -- short = "-n", list = true }. Without a metavar ("N") it is a boolean flag. The value
 -- lands in opts[key], key = the long name without "--", "-" turned into "_"
 -- (--poll-interval -> poll_interval). `type`: nil (string), "count" (integer >= 0),
--- "integer" (any integer), "number" (> 0), "choice" (with `choices = {...}`). `list`
+-- "integer" (any integer), "number" (> 0), "choice" (with `choices = {...}`); `min`
+-- raises the lowest count or integer accepted (`range_hint` is added to the refusal). `list`
 -- collects repeated uses into a sequence.
 -- Accepted forms: --name value, --name=value, -s value, and -- to end the options.
 local M = {}
@@ -31,8 +32,10 @@ local function convert(row, flag, v)
     end
     return n
   end
-  if not n or n ~= math.floor(n) or (t == "count" and n < 0) or math.abs(n) >= 2 ^ 53 then
-    return nil, string.format("%s needs %s, got '%s'", flag, t == "count" and "a whole number >= 0" or "an integer", v)
+  local min = row.min or (t == "count" and 0 or nil)
+  if not n or n ~= math.floor(n) or (min and n < min) or math.abs(n) >= 2 ^ 53 then
+    return nil, string.format("%s needs %s, got '%s'", flag, min and ("a whole number >= " .. min) or "an integer", v)
+      .. (row.range_hint or "")
   end
   return math.floor(n)
 end
@@ -103,7 +106,12 @@ end
 -- The --limit / --all pair of list commands (ctx:list_limit reads them).
 function M.LIMIT(default, nouns, text)
   return { "--limit", "N", string.format("%s (default %d)", text or ("show at most N " .. nouns), default),
-    type = "count", short = "-n" }
+    type = "count", min = 1, range_hint = " (--all shows every one)", short = "-n" }
+end
+
+-- The --after cursor of list commands whose API pages by object id.
+function M.AFTER(noun)
+  return { "--after", "ID", "start after the " .. noun .. " with this id (the next page)" }
 end
 
 function M.ALL(noun)

@@ -109,25 +109,36 @@ function M.configuration_message(bad, provider_name)
   return bad.problem
 end
 
--- The items of an each_* iterator (`make` returns it), at most `limit` (nil: all of them);
--- a page that fails stops the command with exit 1. A JSON array (empty encodes as []).
+-- The items of an each_* iterator (`make` returns it), at most `limit` (nil: all of them),
+-- and whether there were more; a page that fails stops the command with exit 1. A JSON
+-- array (empty encodes as []).
 function Context:collect(make, limit)
   local core = require("openai.finetunes.core")
   local items = setmetatable({}, core.array_mt)
-  if limit == 0 then return items end
   for item, err in make() do
     if not item then self:need(nil, err) end
+    if limit and #items >= limit then return items, true end
     items[#items + 1] = item
-    if limit and #items >= limit then break end
   end
-  return items
+  return items, false
 end
 
--- --limit N / --all -> the number of items to show (nil = all), and the page size to ask.
+-- --limit N / --all -> the number of items to show (nil = all), and the page size to ask:
+-- one more than shown, so `collect` knows whether the list goes on without another request.
 function Context:list_limit(default, max_page)
   if self.opts.all then return nil, max_page end
   local n = self.opts.limit or default
-  return n, math.max(1, math.min(n, max_page))
+  return n, math.max(1, math.min(n + 1, max_page))
+end
+
+-- After a list cut at --limit: how to see the rest (on stderr, so stdout stays the table
+-- or the JSON). `after`: the last id shown, for commands that take --after.
+function Context:more_hint(noun, after)
+  if after then
+    self:say("more %s: add --after %s for the next page, or --all for every one", noun, after)
+  else
+    self:say("more %s: --limit %d shows more, --all every one", noun, (self.opts.limit or 20) * 2)
+  end
 end
 
 -- Writes to stdout.
@@ -187,6 +198,38 @@ function Context:width()
     self._width = (w and w >= 20) and w or 80
   end
   return self._width
+end
+
+-- The --yes row of the commands that cannot be undone (delete, cancel).
+M.YES_OPTION = { "--yes", nil, "do not ask for confirmation (scripts; needed without a terminal)", short = "-y" }
+
+-- Before an action that cannot be undone: `describe()` -> the lines saying what it will
+-- act on (it may ask the API, so a mistyped id fails here, before anything changes).
+-- With --yes: go on at once. On a terminal: show them and ask; `typed` (a string) must be
+-- typed back exactly, else "y"/"yes". Without a terminal and without --yes: refuse (exit 2),
+-- so a script never acts on a typo unnoticed.
+function Context:confirm(action, describe, typed)
+  if self.opts.yes then return end
+  if not (self:isatty(0) and self:isatty(2)) then
+    self:usage("refusing to " .. action .. " without confirmation: no terminal to ask on (--yes: "
+      .. action:match("^%S+") .. " without asking)")
+  end
+  local lines = describe()
+  if self.live then self.live:clear() end
+  self.stderr:write(lines, "\n")
+  if typed then
+    self.stderr:write("This cannot be undone. Type ", typed, " to ", action, ": ")
+  else
+    self.stderr:write(action:gsub("^%l", string.upper), "? This cannot be undone. [y/N] ")
+  end
+  self.stderr:flush()
+  local answer = (io.stdin:read("*l") or ""):gsub("^%s+", ""):gsub("%s+$", "")
+  local ok
+  if typed then ok = answer == typed else ok = answer:lower() == "y" or answer:lower() == "yes" end
+  if not ok then
+    self:exit(M.EXIT.failure, typed and answer ~= "" and ("'" .. answer .. "' is not " .. typed .. ": nothing done")
+      or "nothing done")
+  end
 end
 
 -- Draw progress bars / live lines? Only on a terminal, never with --quiet, --json

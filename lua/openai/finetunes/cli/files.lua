@@ -2,9 +2,16 @@
 local args = require("openai.finetunes.cli.args")
 local fmt = require("openai.finetunes.cli.table")
 local progress = require("openai.finetunes.cli.progress")
-local EXIT = require("openai.finetunes.cli.context").EXIT
+local context = require("openai.finetunes.cli.context")
+local EXIT = context.EXIT
 
 local M = { summary = "upload, list, inspect, download and delete files" }
+
+-- What --purpose accepts: the API's list (the library checks the same one), fine-tune first.
+local PURPOSES = { "fine-tune" }
+for _, p in ipairs(require("openai.finetunes.api.validate").FILE_PURPOSES) do
+  if p ~= "fine-tune" then PURPOSES[#PURPOSES + 1] = p end
+end
 
 -- Files up to this size go through POST /files; larger ones through the Uploads API.
 M.FILES_API_MAX = 512 * 1024 * 1024
@@ -21,8 +28,12 @@ local COLUMNS = {
 local FIELD_ORDER = { "id", "object", "filename", "bytes", "purpose", "status", "status_details", "created_at",
   "expires_at" }
 
+-- --quiet: the id alone on stdout (FILE=$(openai-ft files upload x.jsonl --quiet)), as `run
+-- --quiet` prints only the model.
 local function show_file(ctx, file)
-  if ctx.json then ctx:print_json(file) else ctx:print(fmt.fields(file, FIELD_ORDER)) end
+  if ctx.json then ctx:print_json(file)
+  elseif ctx.quiet then ctx:print(tostring(file.id), "\n")
+  else ctx:print(fmt.fields(file, FIELD_ORDER)) end
 end
 
 local function file_size(ctx, path)
@@ -81,7 +92,7 @@ M.commands = {
     name = "list", summary = "list files, newest first",
     options = {
       { "--purpose", "PURPOSE", "only files with this purpose (fine-tune, fine-tune-results, batch ...)" },
-      args.LIMIT(20, "files"), args.ALL("file"),
+      args.LIMIT(20, "files"), args.ALL("file"), args.AFTER("file"),
       { "--order", "ORDER", "asc or desc by creation time (default desc)", type = "choice",
         choices = { "asc", "desc" } },
     },
@@ -89,11 +100,14 @@ M.commands = {
       ctx:max_args(0)
       local limit, page = ctx:list_limit(20, 10000)
       local client = ctx:client()
-      local items = ctx:collect(function()
-        return client:each_file({ purpose = ctx.opts.purpose, limit = page, order = ctx.opts.order })
+      local items, more = ctx:collect(function()
+        return client:each_file({ purpose = ctx.opts.purpose, limit = page, order = ctx.opts.order,
+          after = ctx.opts.after })
       end, limit)
-      if ctx.json then return ctx:print_json(items) end
-      if #items == 0 then ctx:say("no files") else ctx:print(fmt.render(COLUMNS, items)) end
+      if ctx.json then ctx:print_json(items) elseif #items == 0 then ctx:say("no files") else
+        ctx:print(fmt.render(COLUMNS, items))
+      end
+      if more then ctx:more_hint("files", items[#items].id) end
     end,
   },
   {
@@ -101,7 +115,8 @@ M.commands = {
     description = "Upload FILE (purpose fine-tune unless --purpose). Files over 512 MB go through the\n"
       .. "Uploads API in parallel parts automatically (--large forces it). Prints the file object.",
     options = {
-      { "--purpose", "PURPOSE", "fine-tune (default), batch, assistants, vision, user_data, evals" },
+      { "--purpose", "PURPOSE", "fine-tune (default), " .. table.concat(PURPOSES, ", ", 2), type = "choice",
+        choices = PURPOSES },
       { "--wait", nil, "wait until the file is processed (exit 3 if the server refuses it)" },
       { "--large", nil, "use the Uploads API (parts in parallel) whatever the size" },
       { "--part-size", "MB", "Uploads API part size in MiB (default 64, the maximum)", type = "number" },
@@ -126,10 +141,14 @@ M.commands = {
     end,
   },
   {
-    name = "delete", synopsis = "ID", summary = "delete a file",
+    name = "delete", synopsis = "ID", summary = "delete a file (asks first on a terminal; --yes does not)",
+    options = { context.YES_OPTION },
     run = function(ctx)
       local id = ctx:arg(1, "file ID")
       ctx:max_args(1)
+      ctx:confirm("delete " .. id, function()
+        return "will delete:\n" .. fmt.fields(ctx:need(ctx:client():file(id)), FIELD_ORDER)
+      end)
       local r = ctx:need(ctx:client():delete_file(id))
       if ctx.json then return ctx:print_json(r) end
       ctx:print(string.format("deleted %s\n", r.id or id))

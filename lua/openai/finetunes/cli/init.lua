@@ -177,7 +177,9 @@ local function run_command(path, cmd, rest, env)
   return cmd.run(ctx) or M.EXIT.ok
 end
 
-local function dispatch(argv, env)
+local dispatch
+
+function dispatch(argv, env)
   local first = split_words(argv, 1)
   local name = first[1]
   if name == nil then
@@ -189,9 +191,15 @@ local function dispatch(argv, env)
     io[help and "stdout" or "stderr"]:write(M.usage())
     return help and M.EXIT.ok or M.EXIT.usage
   end
-  if name == "help" then
-    io.stdout:write(M.usage())
-    return M.EXIT.ok
+  if name == "help" then -- `help jobs [list]` is `jobs [list] --help`
+    local words = split_words(argv, 3)
+    if not words[2] then
+      io.stdout:write(M.usage())
+      return M.EXIT.ok
+    end
+    table.remove(words, 1)
+    words[#words + 1] = "--help"
+    return dispatch(words, env)
   end
   local entry = find(M.commands, name)
   if not entry then

@@ -3,7 +3,8 @@
 local args = require("openai.finetunes.cli.args")
 local fmt = require("openai.finetunes.cli.table")
 local follow = require("openai.finetunes.cli.follow")
-local EXIT = require("openai.finetunes.cli.context").EXIT
+local context = require("openai.finetunes.cli.context")
+local EXIT = context.EXIT
 
 local M = { summary = "create, watch and manage fine-tuning jobs" }
 
@@ -153,11 +154,18 @@ local function loss_series(rows)
 end
 M.loss_series = loss_series
 
-local function simple(name, method, summary, verb)
+-- confirm: ask first (cancel cannot be undone: a cancelled job cannot be resumed)
+local function simple(name, method, summary, verb, confirm)
   return {
     name = name, synopsis = "ID", summary = summary,
+    options = confirm and { context.YES_OPTION } or nil,
     run = function(ctx)
       local id = job_id(ctx)
+      if confirm then
+        ctx:confirm(name .. " " .. id, function()
+          return "will " .. name .. ":\n" .. fmt.fields(ctx:need(ctx:client():job(id)), FIELD_ORDER)
+        end)
+      end
       local job = ctx:need(ctx:client()[method](ctx:client(), id))
       if ctx.json then return ctx:print_json(job) end
       ctx:print(string.format("%s %s: %s\n", verb, job.id or id, tostring(job.status)))
@@ -169,13 +177,13 @@ M.commands = {
   {
     name = "list", summary = "list jobs, newest first",
     options = {
-      args.LIMIT(20, "jobs"), args.ALL("job"),
+      args.LIMIT(20, "jobs"), args.ALL("job"), args.AFTER("job"),
       { "--metadata", "KEY=VALUE", "only jobs with this metadata (repeatable)", list = true },
     },
     run = function(ctx)
       ctx:max_args(0)
       local limit, page = ctx:list_limit(20, 100)
-      local query = { limit = page }
+      local query = { limit = page, after = ctx.opts.after }
       for _, kv in ipairs(ctx.opts.metadata or {}) do
         local k, v = kv:match("^([^=]+)=(.*)$")
         if not k then ctx:usage("--metadata takes KEY=VALUE, got '" .. kv .. "'") end
@@ -183,9 +191,11 @@ M.commands = {
         query.metadata[k] = v
       end
       local client = ctx:client()
-      local items = ctx:collect(function() return client:each_job(query) end, limit)
-      if ctx.json then return ctx:print_json(items) end
-      if #items == 0 then ctx:say("no jobs") else ctx:print(fmt.render(COLUMNS, items)) end
+      local items, more = ctx:collect(function() return client:each_job(query) end, limit)
+      if ctx.json then ctx:print_json(items) elseif #items == 0 then ctx:say("no jobs") else
+        ctx:print(fmt.render(COLUMNS, items))
+      end
+      if more then ctx:more_hint("jobs", items[#items].id) end
     end,
   },
   {
@@ -215,7 +225,7 @@ M.commands = {
       show_job(ctx, ctx:need(ctx:client():job(job_id(ctx))))
     end,
   },
-  simple("cancel", "cancel_job", "cancel a job", "cancelled"),
+  simple("cancel", "cancel_job", "cancel a job (asks first on a terminal; --yes does not)", "cancelled", true),
   simple("pause", "pause_job", "pause a running job", "paused"),
   simple("resume", "resume_job", "resume a paused job", "resumed"),
   {
@@ -228,38 +238,51 @@ M.commands = {
       local id = job_id(ctx)
       local limit, page = ctx:list_limit(20, 100)
       local client = ctx:client()
-      local items = ctx:collect(function() return client:each_event(id, { limit = page }) end, limit)
-      if ctx.json then return ctx:print_json(items) end
-      local rows = {}
-      for i = #items, 1, -1 do rows[#rows + 1] = items[i] end
-      if #rows == 0 then return ctx:say("no events") end
-      ctx:print(fmt.render({
-        { "TIME", function(e) return fmt.time(e.created_at) end },
-        { "LEVEL", "level" },
-        { "MESSAGE", "message" },
-      }, rows))
+      local items, more = ctx:collect(function() return client:each_event(id, { limit = page }) end, limit)
+      if ctx.json then
+        ctx:print_json(items)
+      elseif #items == 0 then
+        return ctx:say("no events")
+      else
+        local rows = {}
+        for i = #items, 1, -1 do rows[#rows + 1] = items[i] end
+        ctx:print(fmt.render({
+          { "TIME", function(e) return fmt.time(e.created_at) end },
+          { "LEVEL", "level" },
+          { "MESSAGE", "message" },
+        }, rows))
+      end
+      -- shown oldest first: the older ones come with a larger --limit, not a cursor
+      if more then ctx:more_hint("older events") end
     end,
   },
   {
     name = "checkpoints", synopsis = "ID", summary = "list a job's checkpoints",
     options = {
-      args.LIMIT(10, "checkpoints"), args.ALL("checkpoint"),
+      args.LIMIT(10, "checkpoints"), args.ALL("checkpoint"), args.AFTER("checkpoint"),
     },
     run = function(ctx)
       local id = job_id(ctx)
       local limit, page = ctx:list_limit(10, 100)
       local client = ctx:client()
-      local items = ctx:collect(function() return client:each_checkpoint(id, { limit = page }) end, limit)
-      if ctx.json then return ctx:print_json(items) end
-      if #items == 0 then return ctx:say("no checkpoints") end
-      local function metric(k) return function(c) return type(c.metrics) == "table" and c.metrics[k] or nil end end
-      ctx:print(fmt.render({
-        { "STEP", "step_number", right = true },
-        { "TRAIN LOSS", metric("train_loss"), right = true },
-        { "VALID LOSS", metric("valid_loss"), right = true },
-        { "CREATED", function(c) return fmt.time(c.created_at) end },
-        { "CHECKPOINT MODEL", "fine_tuned_model_checkpoint" },
-      }, items))
+      local items, more = ctx:collect(function()
+        return client:each_checkpoint(id, { limit = page, after = ctx.opts.after })
+      end, limit)
+      if ctx.json then
+        ctx:print_json(items)
+      elseif #items == 0 then
+        return ctx:say("no checkpoints")
+      else
+        local function metric(k) return function(c) return type(c.metrics) == "table" and c.metrics[k] or nil end end
+        ctx:print(fmt.render({
+          { "STEP", "step_number", right = true },
+          { "TRAIN LOSS", metric("train_loss"), right = true },
+          { "VALID LOSS", metric("valid_loss"), right = true },
+          { "CREATED", function(c) return fmt.time(c.created_at) end },
+          { "CHECKPOINT MODEL", "fine_tuned_model_checkpoint" },
+        }, items))
+      end
+      if more then ctx:more_hint("checkpoints", items[#items].id) end
     end,
   },
   {
@@ -298,7 +321,8 @@ M.commands = {
     options = {
       { "--plot", nil, "draw train/valid loss in the terminal (braille; ASCII outside a UTF-8 locale)" },
       { "--svg", "FILE", "write the loss chart to FILE as SVG" },
-      { "--width", "COLS", "plot width in characters (default: the terminal's)", type = "count" },
+      { "--width", "COLS", "plot width in columns, labels included (default: the terminal's)", type = "count",
+        min = 20 },
       { "--height", "ROWS", "plot height in rows (default 15)", type = "count" },
     },
     run = function(ctx)
@@ -316,7 +340,7 @@ M.commands = {
       end
       if ctx.json then return ctx:print_json(rows) end
       if ctx.opts.plot then
-        local width = ctx.opts.width or math.max(20, ctx:width() - 12)
+        local width = ctx.opts.width or ctx:width()
         local utf8 = ctx:utf8()
         ctx:print(require("openai.finetunes.cli.plot").render(series, { width = width, height = ctx.opts.height or 15,
           color = ctx:color_enabled(1), ascii = not utf8, x_label = "step",

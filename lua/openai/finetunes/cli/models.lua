@@ -1,7 +1,10 @@
 -- openai-ft models: list, get, delete.
 local fmt = require("openai.finetunes.cli.table")
+local context = require("openai.finetunes.cli.context")
 
 local M = { summary = "list, inspect and delete models" }
+
+local FIELDS = { "id", "object", "created", "owned_by" }
 
 local function model_id(ctx)
   local id = ctx:arg(1, "model ID")
@@ -36,13 +39,19 @@ M.commands = {
     run = function(ctx)
       local m = ctx:need(ctx:client():model(model_id(ctx)))
       if ctx.json then return ctx:print_json(m) end
-      ctx:print(fmt.fields(m, { "id", "object", "created", "owned_by" }))
+      ctx:print(fmt.fields(m, FIELDS))
     end,
   },
   {
-    name = "delete", synopsis = "ID", summary = "delete a fine-tuned model",
+    name = "delete", synopsis = "ID", summary = "delete a fine-tuned model (asks first: type its id back)",
+    description = "Delete fine-tuned model ID. On a terminal it shows the model and asks you to type its id\n"
+      .. "back; --yes skips that (scripts); without a terminal and without --yes it refuses.",
+    options = { context.YES_OPTION },
     run = function(ctx)
       local id = model_id(ctx)
+      ctx:confirm("delete " .. id, function()
+        return "will delete:\n" .. fmt.fields(ctx:need(ctx:client():model(id)), FIELDS)
+      end, id)
       local r = ctx:need(ctx:client():delete_model(id))
       if ctx.json then return ctx:print_json(r) end
       ctx:print(string.format("deleted %s\n", r.id or id))

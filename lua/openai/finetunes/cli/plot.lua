@@ -3,6 +3,9 @@
 --   plot.render({ {name = "train loss", points = {{1, 2.9}, {2, 1.7}, ...}},
 --                 {name = "valid loss", points = {...}} }, {width = 60, height = 12, color = true})
 --
+-- `width` is the whole chart's, in terminal columns: the y labels, the axis, the title, the x
+-- labels and the legend all fit in it (a legend too wide for one line gets a line per series).
+--
 -- With `ascii = true` (a terminal that is not UTF-8) the same dots are drawn with ' . :
 -- (a dot in the cell's upper half, lower half, or both) and the axes with | + -.
 --
@@ -66,11 +69,35 @@ function M.bounds(series)
   return x0, x1, y0, y1
 end
 
+-- Display width (UTF-8 characters, escape sequences excluded) and a cut to `w` columns.
+local function width(s)
+  s = s:gsub("\27%[[%d;]*m", "")
+  local _, cont = s:gsub("[\128-\191]", "")
+  return #s - cont
+end
+
+local function fit(s, w)
+  if width(s) <= w then return s end
+  local out, n = {}, 0
+  for ch in s:gmatch("[^\128-\191][\128-\191]*") do
+    if n >= w - 1 then break end
+    out[#out + 1], n = ch, n + 1
+  end
+  return concat(out) .. (s:find("[\128-\255]") and "…" or ".")
+end
+
 function M.render(series, o)
   o = o or {}
-  local cols, rows = o.width or 60, o.height or 12
+  local total, rows = o.width or 60, o.height or 12
   local x0, x1, y0, y1 = M.bounds(series)
   if not x0 then return "(no data points to plot)\n" end
+  local ylabels = { [1] = label(y1), [rows] = label(y0) }
+  if rows >= 5 then ylabels[floor((rows + 1) / 2)] = label((y0 + y1) / 2) end
+  local lw = 0
+  for _, l in pairs(ylabels) do lw = math.max(lw, #l) end
+  -- the plot area: what the labels and the axis leave of the width (never under 10 cells)
+  local cols = math.max(10, total - lw - 2)
+  total = lw + 2 + cols
   local W, H = cols * 2, rows * 4
   local g = o.ascii and GLYPHS.ascii or GLYPHS.utf8
   local bits, color, upper, lower = {}, {}, {}, {}
@@ -116,12 +143,8 @@ function M.render(series, o)
     end
   end
 
-  local ylabels = { [1] = label(y1), [rows] = label(y0) }
-  if rows >= 5 then ylabels[floor((rows + 1) / 2)] = label((y0 + y1) / 2) end
-  local lw = 0
-  for _, l in pairs(ylabels) do lw = math.max(lw, #l) end
   local out = {}
-  if o.title then out[#out + 1] = string.rep(" ", lw + 2) .. o.title end
+  if o.title then out[#out + 1] = string.rep(" ", lw + 2) .. fit(o.title, cols) end
   for r = 1, rows do
     local line = { format("%" .. lw .. "s %s", ylabels[r] or "", g.tick) }
     local current
@@ -137,17 +160,28 @@ function M.render(series, o)
     out[#out + 1] = (concat(line):gsub("%s+$", ""))
   end
   out[#out + 1] = string.rep(" ", lw + 1) .. g.corner .. string.rep(g.rule, cols)
+  -- x labels under both ends of the axis, the axis name centred between them when it fits
   local left, right = label(x0), label(x1)
-  local xlabel = o.x_label and ("  " .. o.x_label) or ""
-  out[#out + 1] = string.rep(" ", lw + 2) .. left .. string.rep(" ", math.max(1, cols - #left - #right)) .. right
-    .. xlabel
+  local gap = cols - #left - #right
+  local middle = string.rep(" ", math.max(1, gap))
+  local name = o.x_label or ""
+  if name ~= "" and gap >= #name + 2 then
+    local before = floor((gap - #name) / 2)
+    middle = string.rep(" ", before) .. name .. string.rep(" ", gap - before - #name)
+  end
+  out[#out + 1] = string.rep(" ", lw + 2) .. left .. middle .. right
   local legend = {}
   for k, s in ipairs(series) do
     local mark = g.rule .. g.rule
     if o.color then mark = format("\27[%dm%s\27[0m", M.COLORS[(k - 1) % #M.COLORS + 1], mark) end
-    legend[#legend + 1] = mark .. " " .. s.name .. format(" (%d points)", #s.points)
+    legend[#legend + 1] = mark .. " " .. fit(s.name .. format(" (%d points)", #s.points), cols - 3)
   end
-  out[#out + 1] = string.rep(" ", lw + 2) .. concat(legend, "   ")
+  local one_line = string.rep(" ", lw + 2) .. concat(legend, "   ")
+  if width(one_line) <= total then
+    out[#out + 1] = one_line
+  else
+    for _, item in ipairs(legend) do out[#out + 1] = string.rep(" ", lw + 2) .. item end
+  end
   return concat(out, "\n") .. "\n"
 end
 

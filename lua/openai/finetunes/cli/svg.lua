@@ -48,13 +48,18 @@ end
 function M.render(series, o)
   o = o or {}
   local W, H = o.width or 800, o.height or 450
-  local left, right, top, bottom = 70, 24, 48, 56
+  -- the title and, under it, the legend sit in the top margin: nothing is drawn over the plot
+  local left, right, top, bottom = 70, 24, 68, 56
   local pw, ph = W - left - right, H - top - bottom
   local x0, x1, y0, y1 = plot.bounds(series)
   if not x0 then x0, x1, y0, y1 = 0, 1, 0, 1 end
   if y0 > 0 and y0 < (y1 - y0) then y0 = 0 end -- losses: start the axis at 0 when it is close
   local xt, xstep = M.ticks(x0, x1, 8)
-  local yt, ystep = M.ticks(y0, y1, 6)
+  -- headroom: the highest tick at least 5 % of the range above the highest point, so the
+  -- curve never runs along the plot's top edge
+  local ytop = y1 + (y1 - y0) * 0.05
+  local yt, ystep = M.ticks(y0, ytop, 6)
+  if yt[#yt] < ytop then yt[#yt + 1] = yt[#yt] + ystep end
   -- widen the ranges to the outer ticks
   x0, x1 = math.min(x0, xt[1]), math.max(x1, xt[#xt])
   y0, y1 = math.min(y0, yt[1]), math.max(y1, yt[#yt])
@@ -104,12 +109,18 @@ function M.render(series, o)
     local c = M.COLORS[(k - 1) % #M.COLORS + 1]
     out[#out + 1] = format('<polyline class="series" data-name="%s" fill="none" stroke="%s" stroke-width="%s" '
       .. 'stroke-linejoin="round" points="%s"/>', esc(s.name), c, k == 1 and "1.5" or "2", concat(pts, " "))
-    -- legend
-    local ly = top + 4 + (k - 1) * 18
-    out[#out + 1] = format('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"/>'
-      .. '<text x="%d" y="%d" dominant-baseline="middle" fill="#333333">%s</text>', left + pw - 150, ly,
-      left + pw - 126, ly, c, left + pw - 120, ly, esc(s.name))
   end
+  -- legend: one row between the title and the plot, left to right (about 7 px a character)
+  local lx, ly = left, top - 16
+  out[#out + 1] = '<g class="legend">'
+  for k, s in ipairs(series) do
+    local c = M.COLORS[(k - 1) % #M.COLORS + 1]
+    out[#out + 1] = format('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"/>'
+      .. '<text x="%d" y="%d" dominant-baseline="middle" fill="#333333">%s</text>', lx, ly, lx + 24, ly, c, lx + 30,
+      ly, esc(s.name))
+    lx = lx + 30 + #s.name * 7 + 24
+  end
+  out[#out + 1] = "</g>"
   out[#out + 1] = "</svg>"
   return concat(out, "\n") .. "\n"
 end
