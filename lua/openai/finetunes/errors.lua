@@ -31,6 +31,10 @@ errors.kinds = {
   no_result_file = "job_metrics on a job that has no result file (yet)",
 }
 
+-- What to do about an API error code (the providers' error_hints), kept on the
+-- error as `hint` and shown by tostring (and so by the CLI).
+errors.hints = require("openai.finetunes.api.provider").ERROR_HINTS
+
 local Error = { __name = "openai.finetunes.error" }
 Error.__index = Error
 
@@ -65,6 +69,7 @@ function Error:__tostring()
   if self.param then parts[#parts + 1] = " [param " .. self.param .. "]" end
   if self.request_id then parts[#parts + 1] = " [request " .. self.request_id .. "]" end
   if self.attempts and self.attempts > 1 then parts[#parts + 1] = " after " .. self.attempts .. " attempts" end
+  if self.hint then parts[#parts + 1] = "; " .. self.hint end
   return table.concat(parts)
 end
 
@@ -138,6 +143,7 @@ function errors.from_response(res, attempts)
     e.body = body
   end
   e.message = e.message or format("HTTP %d", status)
+  e.hint = e.code and errors.hints[e.code]
   return errors.new(e)
 end
 

@@ -14,6 +14,8 @@
 --   env                 option -> the environment variable its SDK reads
 --   credential          the default credential line: {header, scheme}
 --   request_id_headers  response headers that carry the service's request id
+--   error_hints         API error code -> what to do about it (errors.lua keeps
+--                       it on the error as `hint`; tostring and the CLI show it)
 --   flags               the openai-ft flag of each option it names
 --   resolve(r, opts, env, check)
 --                       fills in base_url, api_key, auth_header, auth_scheme,
@@ -25,7 +27,7 @@
 --                       a code (README "Configuration errors").
 --
 -- Adding a provider: one table here, listed in M.LIST, and its mode in the
--- fake server (fake/) for the specs.
+-- fake server (fake/modes/<name>.lua, named in fake/modes/init.lua) for the specs.
 local misuse = require("openai.finetunes.misuse")
 
 local pairs, ipairs, format = pairs, ipairs, string.format
@@ -46,6 +48,13 @@ M.openai = {
   credential = { header = "Authorization", scheme = "Bearer" },
   request_id_headers = { "x-request-id" },
   flags = { api_key = "--api-key", base_url = "--base-url" },
+  error_hints = {
+    -- since 2026-05-07 OpenAI refuses new fine-tuning jobs to more and more
+    -- organizations, and to all from 2027-01-06 (OpenAI's deprecations page)
+    training_not_available = "OpenAI no longer creates fine-tuning jobs for this organization (self-serve "
+      .. "fine-tuning is winding down; fine-tuned models keep serving): train on Azure OpenAI "
+      .. "(provider = \"azure\", openai-ft --provider azure) or through an OpenAI-compatible gateway (base_url)",
+  },
 }
 
 -- Azure OpenAI, as the SDKs' AzureOpenAI clients reach it
@@ -77,12 +86,14 @@ M.ENV = "OPENAI_API_TYPE"
 M.NAMES = {}
 M.OPTIONS = {} -- every provider-only option -> its provider
 M.REQUEST_ID_HEADERS = {}
+M.ERROR_HINTS = {} -- every provider's error_hints, by code
 do
   local names, seen = {}, {}
   for i, p in ipairs(M.LIST) do
     M.NAMES[p.name] = p
     names[i] = format("%q", p.name)
     for option in pairs(p.options) do M.OPTIONS[option] = p end
+    for code, hint in pairs(p.error_hints or {}) do M.ERROR_HINTS[code] = hint end
     for _, h in ipairs(p.request_id_headers) do
       if not seen[h] then
         seen[h] = true

@@ -4,7 +4,7 @@ local context = require("openai.finetunes.cli.context")
 
 local M = { summary = "list, inspect and delete models" }
 
-local FIELDS = { "id", "object", "created", "owned_by" }
+local FIELDS = { "id", "object", "created", "owned_by", "shutdown_date" }
 
 local function model_id(ctx)
   local id = ctx:arg(1, "model ID")
@@ -31,6 +31,8 @@ M.commands = {
         { "ID", "id" },
         { "CREATED", function(m) return fmt.time(m.created) end },
         { "OWNED BY", "owned_by" },
+        -- the day the model (a fine-tune: its base model) stops serving; "-" = none announced
+        { "SHUTS DOWN", function(m) return type(m.shutdown_date) == "string" and m.shutdown_date or "-" end },
       }, items))
     end,
   },

@@ -1,6 +1,23 @@
--- Base models the fake server knows, which of them can be fine-tuned, and the
--- snapshot an alias resolves to (fine-tuned model names carry the snapshot).
+-- Base models the fake server knows, which of them can be fine-tuned, the snapshot
+-- an alias resolves to (fine-tuned model names carry the snapshot), and the shutdown
+-- dates OpenAI's deprecations page announces.
+local json = require("openai.finetunes.fake.json")
+
 local M = {}
+
+-- Model.shutdown_date: o4-mini, gpt-4.1-nano and gpt-3.5-turbo, with the models
+-- fine-tuned from them, shut down on 2026-10-23 (OpenAI's deprecations page);
+-- null = not announced.
+M.shutdown_dates = {
+  ["o4-mini"] = "2026-10-23", ["o4-mini-2025-04-16"] = "2026-10-23",
+  ["gpt-4.1-nano"] = "2026-10-23", ["gpt-4.1-nano-2025-04-14"] = "2026-10-23",
+  ["gpt-3.5-turbo"] = "2026-10-23", ["gpt-3.5-turbo-0125"] = "2026-10-23",
+}
+
+-- shutdown_date(id) -> the date a base model (or snapshot) shuts down | json.null
+function M.shutdown_date(id)
+  return M.shutdown_dates[id] or json.null
+end
 
 -- id, created, owned_by, fine-tunable methods
 M.base_models = {
@@ -56,7 +73,8 @@ end
 
 function M.seed(store)
   for _, m in ipairs(M.base_models) do
-    store.models:add({ id = m[1], object = "model", created = m[2], owned_by = m[3], _base = true })
+    store.models:add({ id = m[1], object = "model", created = m[2], owned_by = m[3],
+      shutdown_date = M.shutdown_date(m[1]), _base = true })
   end
 end
 

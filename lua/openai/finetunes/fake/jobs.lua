@@ -38,6 +38,14 @@ function M.check_plan(body)
     if type(body.error) ~= "table" then return nil, "error must be an object {code, message}" end
     plan.error = { code = body.error.code, message = body.error.message, param = body.error.param }
   end
+  local il = body.interlude
+  if il ~= nil then
+    if type(il) ~= "table" or type(il.status) ~= "string" or il.status == ""
+      or (il.level ~= nil and type(il.level) ~= "string") or (il.seconds ~= nil and not tonumber(il.seconds)) then
+      return nil, "interlude must be an object {status = string, level = string, seconds = number}"
+    end
+    plan.interlude = { status = il.status, level = il.level or "info", seconds = tonumber(il.seconds) or 1 }
+  end
   return plan
 end
 
@@ -236,7 +244,9 @@ local function succeed(store, job, t)
   job.status = "succeeded"
   job.finished_at = floor(t)
   job.estimated_finish = json.null
+  -- a fine-tuned model serves until its base model shuts down
   store.models:add({ id = sim.model_name, object = "model", created = floor(t), owned_by = store.org_id,
+    shutdown_date = require("openai.finetunes.fake.catalog").shutdown_date(sim.snapshot),
     _job = job.id, _snapshot = sim.snapshot })
   M.event(store, job, t, "New fine-tuned model created: " .. sim.model_name)
   M.event(store, job, t, "The job has successfully completed")
@@ -279,6 +289,15 @@ local function play(store, job)
     sim.state = "queued"
     sim.next_at = t + sim.plan.queue_seconds
   elseif sim.state == "queued" then
+    local il = sim.plan.interlude
+    if il and not sim.interlude_done then
+      -- a status (and event level) the API may add one day: clients must pass it through
+      sim.interlude_done = true
+      job.status = il.status
+      M.event(store, job, t, "Job status: " .. il.status, il.level)
+      sim.next_at = t + il.seconds
+      return true
+    end
     job.status = "running"
     sim.state = "running"
     if not sim.started then
