@@ -53,7 +53,7 @@ describe("transport conformance", function()
       end,
       client = function(opts)
         opts = opts or {}
-        opts.api_key, opts.base_url = opts.api_key or KEY, fake.base_url
+        opts.api_key, opts.base_url = opts.api_key or KEY, opts.base_url or fake.base_url
         return require("openai.finetunes").new(opts)
       end,
     }

@@ -568,7 +568,7 @@ function M.conformance()
     end,
     client = function(opts)
       opts = opts or {}
-      opts.api_key, opts.base_url = opts.api_key or key, ngx.var.fake_base_url
+      opts.api_key, opts.base_url = opts.api_key or key, opts.base_url or ngx.var.fake_base_url
       return require("openai.finetunes").new(opts)
     end,
   }

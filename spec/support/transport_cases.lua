@@ -232,13 +232,18 @@ M.cases = {
     name = "a URL with user:password@ is refused, with any transport",
     run = function(env)
       local t = env.transport()
-      local res, err = t:request({ method = "GET", url = env.fake:gsub("^http://", "http://user:pw@") .. "/models" })
-      return { res = res ~= nil, err = err_of(err) }
+      local with_credentials = env.fake:gsub("^http://", "http://user:pw@")
+      local res, err = t:request({ method = "GET", url = with_credentials .. "/models" })
+      local ok, raised = pcall(env.client, { base_url = with_credentials })
+      return { res = res ~= nil, err = err_of(err), client_ok = ok, raised = tostring(raised) }
     end,
     check = function(out, assert, seen)
       assert.is_false(out.res)
       assert.are.equal("invalid_request", out.err.kind)
       assert.are.equal("url must not carry credentials (user:password@)", out.err.message)
+      assert.is_false(out.client_ok)
+      assert.matches("base_url must not carry credentials (user:password@)", out.raised, 1, true)
+      assert.is_nil(out.raised:find("pw", 1, true))
       assert.are.equal(0, #seen)
     end,
   },

@@ -1,6 +1,7 @@
 -- Client options: type checks, defaults, environment fallbacks.
 -- `config.resolve(opts, getenv)` takes the getenv to use so specs can inject one.
 local misuse = require("openai.finetunes.misuse")
+local url_refusal = require("openai.finetunes.transport.exchange").url_refusal
 local provider = require("openai.finetunes.api.provider")
 
 local type, pairs, tostring = type, pairs, tostring
@@ -97,7 +98,11 @@ end
 
 local function check_base_url(v, name)
   check_string(v, name)
-  if not find(v, "^[Hh][Tt][Tt][Pp][Ss]?://[^/%s]") or find(v, "[%s%z]") then
+  local why = url_refusal(v)
+  if why and find(why, "credentials", 1, true) then -- never echoed: it holds a password
+    fail(format("%s %s", name, gsub(why, "^url ", "")))
+  end
+  if why or not find(v, "^[Hh][Tt][Tt][Pp][Ss]?://[^/%s]") then
     fail(format("%s must be an http:// or https:// URL, got %s", name, describe(v)))
   end
   return (gsub(v, "/+$", ""))

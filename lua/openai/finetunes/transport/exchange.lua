@@ -137,6 +137,20 @@ local function value_ok(value)
   return ok
 end
 
+--- url_refusal(url) -> nil | why: may a request go to this URL? (config.lua asks
+-- it of base_url at ft.new, so a bad one is misuse there rather than on every call.)
+function M.url_refusal(url)
+  -- space, control bytes and DEL (bytes >= 128 pass, as libcurl takes them)
+  if find(url, "[^!-~\128-\255]") then return "url contains a space or a control character" end
+  local scheme, authority = match(url, "^(%a[%w+.-]*)://([^/?#]*)")
+  scheme = scheme and lower(scheme)
+  if scheme ~= "http" and scheme ~= "https" then return "url must be an absolute http:// or https:// URL" end
+  -- credentials never travel in URLs here (they would end up in logs and messages;
+  -- the credential has its own header, proxy credentials their own options)
+  if find(authority, "@", 1, true) then return "url must not carry credentials (user:password@)" end
+  return nil
+end
+
 --- check(req, auth_name) -> nil | err (kind invalid_request). Wrong types raise.
 -- The rules every transport applies before anything is sent.
 function M.check(req, auth_name)
@@ -147,14 +161,8 @@ function M.check(req, auth_name)
   end
   local url = req.url
   if type(url) ~= "string" then misuse("req.url is required") end
-  -- space, control bytes and DEL (bytes >= 128 pass, as libcurl takes them)
-  if find(url, "[^!-~\128-\255]") then return refused("url contains a space or a control character") end
-  local scheme, authority = match(url, "^(%a[%w+.-]*)://([^/?#]*)")
-  scheme = scheme and lower(scheme)
-  if scheme ~= "http" and scheme ~= "https" then return refused("url must be an absolute http:// or https:// URL") end
-  -- credentials never travel in URLs here (they would end up in logs and messages;
-  -- the credential has its own header, proxy credentials their own options)
-  if find(authority, "@", 1, true) then return refused("url must not carry credentials (user:password@)") end
+  local why = M.url_refusal(url)
+  if why then return refused(why) end
   local headers = req.headers
   if headers ~= nil then
     if type(headers) ~= "table" then misuse("req.headers must be a table") end
