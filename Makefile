@@ -153,20 +153,26 @@ test-all: deps
 
 # luarocks
 #
-#   make check-rock      `luarocks make` of rockspec/openai-finetunes-scm-1.rockspec into a
-#                        fresh tree for Lua 5.4 and for LuaJIT, then require, openai-ft --help
-#                        and a live call from that tree alone (tools/check-rock.sh)
-#   make rockspec        regenerate the rockspec's module list from lua/ and src/
-ROCK_LUAS ?= lua5.4 luajit
+#   make install-rock    the library rock and the command's rock (openai-ft, the fake server)
+#                        for $(LUA) with luarocks, built in a temporary copy (README, Install;
+#                        tools/install-rock.sh); ROCK_TREE=DIR installs into another tree
+#   make check-rock      runs the README's Install lines as written into fresh trees, then the
+#                        Quick start, openai-ft and a fake-server round trip from each tree
+#                        alone (tools/check-rock.sh)
+#   make rockspec        regenerate both rockspecs' module lists from lua/ and src/
+ROCK_TREE ?=
 DEB_PKGS += luarocks
 
-.PHONY: check-rock rockspec
+.PHONY: install-rock check-rock rockspec
+
+install-rock:
+	@bash tools/install-rock.sh $(LUA) $(ROCK_TREE)
 
 check-rock: deps
-	@bash tools/check-rock.sh $(ROCK_LUAS)
+	@bash tools/check-rock.sh
 
 rockspec:
-	@$(LUA) tools/rockspec-sync.lua rockspec/openai-finetunes-scm-1.rockspec
+	@for r in rockspec/*.rockspec; do $(LUA) tools/rockspec-sync.lua $$r || exit 1; done
 
 # fuzzing
 #

@@ -1,4 +1,5 @@
--- luarocks make rockspec/openai-finetunes-scm-1.rockspec   (from the repository root)
+-- The library: `make install-rock` installs it and the command (rockspec/openai-finetunes-cli-scm-1.rockspec);
+-- `luarocks make rockspec/openai-finetunes-scm-1.rockspec` from a copy of the repository root installs it alone.
 rockspec_format = "3.0"
 package = "openai-finetunes"
 version = "scm-1"
@@ -14,22 +15,25 @@ description = {
 Upload training data, start and follow fine-tuning jobs, read their events,
 checkpoints and metrics, and manage the resulting models, from Lua 5.1-5.4,
 LuaJIT and OpenResty (where it uses nginx cosockets instead of libcurl).
-Includes the `openai-ft` command and an offline fake OpenAI server.
+The `openai-ft` command and the offline fake OpenAI server are the
+openai-finetunes-cli rock.
 ]],
   labels = { "openai", "fine-tuning", "http", "curl", "openresty" },
   license = "MIT", -- see LICENSE
 }
 
+-- The library needs nothing but Lua and libcurl (LuaSocket, when present, is only a
+-- fallback clock for transports without one). What the command and the fake server need
+-- is declared in rockspec/openai-finetunes-cli-scm-1.rockspec.
 dependencies = {
   "lua >= 5.1, < 5.5",
-  -- The client needs nothing else. The fake server (`openai-ft fake-server`,
-  -- the specs) needs LuaSocket and LuaFileSystem at run time.
-  "luasocket",
-  "luafilesystem",
 }
 
+-- The library only: luarocks then looks for libcurl.so in <prefix>/lib and <prefix>/lib/<multiarch>
+-- and finds it on Debian, whereas a `header` check would look in <prefix>/include alone and miss
+-- Debian's /usr/include/x86_64-linux-gnu/curl/curl.h, which the compiler finds by itself.
 external_dependencies = {
-  CURL = { header = "curl/curl.h", library = "curl" },
+  CURL = { library = "curl" },
 }
 
 build = {
@@ -49,55 +53,9 @@ build = {
       ["openai.finetunes.call.retry"] = "lua/openai/finetunes/call/retry.lua",
       ["openai.finetunes.call.retry_after"] = "lua/openai/finetunes/call/retry_after.lua",
       ["openai.finetunes.call.scheduler"] = "lua/openai/finetunes/call/scheduler.lua",
-      ["openai.finetunes.cli.args"] = "lua/openai/finetunes/cli/args.lua",
-      ["openai.finetunes.cli.context"] = "lua/openai/finetunes/cli/context.lua",
-      ["openai.finetunes.cli.fake_server"] = "lua/openai/finetunes/cli/fake_server.lua",
-      ["openai.finetunes.cli.files"] = "lua/openai/finetunes/cli/files.lua",
-      ["openai.finetunes.cli.follow"] = "lua/openai/finetunes/cli/follow.lua",
-      ["openai.finetunes.cli"] = "lua/openai/finetunes/cli/init.lua",
-      ["openai.finetunes.cli.jobs"] = "lua/openai/finetunes/cli/jobs.lua",
-      ["openai.finetunes.cli.models"] = "lua/openai/finetunes/cli/models.lua",
-      ["openai.finetunes.cli.plot"] = "lua/openai/finetunes/cli/plot.lua",
-      ["openai.finetunes.cli.progress"] = "lua/openai/finetunes/cli/progress.lua",
-      ["openai.finetunes.cli.run"] = "lua/openai/finetunes/cli/run.lua",
-      ["openai.finetunes.cli.svg"] = "lua/openai/finetunes/cli/svg.lua",
-      ["openai.finetunes.cli.table"] = "lua/openai/finetunes/cli/table.lua",
-      ["openai.finetunes.cli.validate"] = "lua/openai/finetunes/cli/validate.lua",
       ["openai.finetunes.client"] = "lua/openai/finetunes/client.lua",
       ["openai.finetunes.config"] = "lua/openai/finetunes/config.lua",
       ["openai.finetunes.errors"] = "lua/openai/finetunes/errors.lua",
-      ["openai.finetunes.fake.catalog"] = "lua/openai/finetunes/fake/catalog.lua",
-      ["openai.finetunes.fake.check"] = "lua/openai/finetunes/fake/check.lua",
-      ["openai.finetunes.fake.clock"] = "lua/openai/finetunes/fake/clock.lua",
-      ["openai.finetunes.fake.compat"] = "lua/openai/finetunes/fake/compat.lua",
-      ["openai.finetunes.fake.errors"] = "lua/openai/finetunes/fake/errors.lua",
-      ["openai.finetunes.fake.faults"] = "lua/openai/finetunes/fake/faults.lua",
-      ["openai.finetunes.fake.graders"] = "lua/openai/finetunes/fake/graders.lua",
-      ["openai.finetunes.fake.http"] = "lua/openai/finetunes/fake/http.lua",
-      ["openai.finetunes.fake"] = "lua/openai/finetunes/fake/init.lua",
-      ["openai.finetunes.fake.jobs"] = "lua/openai/finetunes/fake/jobs.lua",
-      ["openai.finetunes.fake.json"] = "lua/openai/finetunes/fake/json.lua",
-      ["openai.finetunes.fake.loop"] = "lua/openai/finetunes/fake/loop.lua",
-      ["openai.finetunes.fake.md5"] = "lua/openai/finetunes/fake/md5.lua",
-      ["openai.finetunes.fake.modes.azure"] = "lua/openai/finetunes/fake/modes/azure.lua",
-      ["openai.finetunes.fake.modes"] = "lua/openai/finetunes/fake/modes/init.lua",
-      ["openai.finetunes.fake.modes.openai"] = "lua/openai/finetunes/fake/modes/openai.lua",
-      ["openai.finetunes.fake.multipart"] = "lua/openai/finetunes/fake/multipart.lua",
-      ["openai.finetunes.fake.reqlog"] = "lua/openai/finetunes/fake/reqlog.lua",
-      ["openai.finetunes.fake.router"] = "lua/openai/finetunes/fake/router.lua",
-      ["openai.finetunes.fake.routes.control"] = "lua/openai/finetunes/fake/routes/control.lua",
-      ["openai.finetunes.fake.routes.files"] = "lua/openai/finetunes/fake/routes/files.lua",
-      ["openai.finetunes.fake.routes.graders"] = "lua/openai/finetunes/fake/routes/graders.lua",
-      ["openai.finetunes.fake.routes.jobs"] = "lua/openai/finetunes/fake/routes/jobs.lua",
-      ["openai.finetunes.fake.routes.models"] = "lua/openai/finetunes/fake/routes/models.lua",
-      ["openai.finetunes.fake.routes.permissions"] = "lua/openai/finetunes/fake/routes/permissions.lua",
-      ["openai.finetunes.fake.routes.uploads"] = "lua/openai/finetunes/fake/routes/uploads.lua",
-      ["openai.finetunes.fake.routes.webhooks"] = "lua/openai/finetunes/fake/routes/webhooks.lua",
-      ["openai.finetunes.fake.server"] = "lua/openai/finetunes/fake/server.lua",
-      ["openai.finetunes.fake.store"] = "lua/openai/finetunes/fake/store.lua",
-      ["openai.finetunes.fake.training_check"] = "lua/openai/finetunes/fake/training_check.lua",
-      ["openai.finetunes.fake.util"] = "lua/openai/finetunes/fake/util.lua",
-      ["openai.finetunes.fake.webhooks"] = "lua/openai/finetunes/fake/webhooks.lua",
       ["openai.finetunes.misuse"] = "lua/openai/finetunes/misuse.lua",
       ["openai.finetunes.transport.curl"] = "lua/openai/finetunes/transport/curl.lua",
       ["openai.finetunes.transport.exchange"] = "lua/openai/finetunes/transport/exchange.lua",
@@ -137,9 +95,6 @@ build = {
         libraries = { "curl" },
       },
       -- END GENERATED MODULES
-  },
-  install = {
-    bin = { ["openai-ft"] = "bin/openai-ft" },
   },
   copy_directories = { "examples" },
 }

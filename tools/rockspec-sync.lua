@@ -3,7 +3,9 @@
 -- The builtin build type needs every module listed by name; this keeps that
 -- list equal to the tree. It rewrites the part of ROCKSPEC between the lines
 -- "-- BEGIN GENERATED MODULES" and "-- END GENERATED MODULES" with one entry
--- per lua/**/*.lua file and the C module built from every src/*.c. With
+-- per lua/**/*.lua file and the C module built from every src/*.c. Two rocks
+-- share the tree: the command's (package "openai-finetunes-cli") gets the
+-- modules under COMMAND_DIRS and no C; the library's gets all the others. With
 -- --check it changes nothing and exits 1 (listing the differences) when the
 -- rockspec is out of date. Runs on any Lua from 5.1 on; needs `find`.
 local path, mode = arg[1], arg[2]
@@ -21,7 +23,28 @@ local function lines_of(cmd)
   return out
 end
 
-local lua_files = lines_of("find lua -name '*.lua' -type f")
+-- The directories of the command and the fake server: the CLI rock's, never the library's.
+local COMMAND_DIRS = { "lua/openai/finetunes/cli/", "lua/openai/finetunes/fake/" }
+
+local function package_of(file)
+  local f = assert(io.open(file, "rb"))
+  local text = f:read("*a")
+  f:close()
+  return text:match('\npackage%s*=%s*"([^"]+)"')
+end
+local command_rock = package_of(path) == "openai-finetunes-cli"
+
+local function in_command(file)
+  for _, d in ipairs(COMMAND_DIRS) do
+    if file:sub(1, #d) == d then return true end
+  end
+  return false
+end
+
+local lua_files = {}
+for _, file in ipairs(lines_of("find lua -name '*.lua' -type f")) do
+  if in_command(file) == command_rock then lua_files[#lua_files + 1] = file end
+end
 local c_files = lines_of("find src -maxdepth 1 -name '*.c' -type f")
 if #lua_files == 0 or #c_files == 0 then
   io.stderr:write("rockspec-sync.lua: run it from the repository root\n")
@@ -36,9 +59,7 @@ end
 local sources = {}
 for _, file in ipairs(c_files) do sources[#sources + 1] = string.format('          "%s",', file) end
 
-local generated = table.concat({
-  "      -- BEGIN GENERATED MODULES (tools/rockspec-sync.lua; do not edit by hand)",
-  table.concat(entries, "\n"),
+local c_module = command_rock and {} or {
   '      ["openai.finetunes.core"] = {',
   "        sources = {",
   table.concat(sources, "\n"),
@@ -48,8 +69,12 @@ local generated = table.concat({
   '        libdirs = { "$(CURL_LIBDIR)" },',
   '        libraries = { "curl" },',
   "      },",
-  "      -- END GENERATED MODULES",
-}, "\n")
+}
+local parts = { "      -- BEGIN GENERATED MODULES (tools/rockspec-sync.lua; do not edit by hand)" }
+for _, list in ipairs({ entries, c_module, { "      -- END GENERATED MODULES" } }) do
+  for _, line in ipairs(list) do parts[#parts + 1] = line end
+end
+local generated = table.concat(parts, "\n")
 
 local f = assert(io.open(path, "rb"))
 local text = f:read("*a")
@@ -82,4 +107,4 @@ end
 f = assert(io.open(path, "wb"))
 f:write(before, generated, after)
 f:close()
-print(path .. " updated: " .. #lua_files .. " Lua modules, " .. #c_files .. " C sources")
+print(path .. " updated: " .. #lua_files .. " Lua modules, " .. (command_rock and 0 or #c_files) .. " C sources")
