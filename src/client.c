@@ -485,6 +485,19 @@ static int c_set_credential(lua_State *L) {
   return 1;
 }
 
+/*
+ * h:redact(s) -> s with every occurrence of the client's credential (the key,
+ * or the current token) replaced by "[redacted]": for text a server sent back,
+ * which may echo it ("Incorrect API key provided: sk-..."). Nothing else changes.
+ */
+static int c_redact(lua_State *L) {
+  oft_client *c = check_client(L);
+  size_t len = 0;
+  const char *s = luaL_checklstring(L, 2, &len);
+  oft_push_redacted(L, s, len, c->auth.secret);
+  return 1;
+}
+
 static int c_close(lua_State *L) {
   oft_client *c = check_client(L);
   if (c->busy) return luaL_error(L, "close called from inside a progress callback of the same client");
@@ -509,7 +522,8 @@ static int c_tostring(lua_State *L) {
 void oft_client_open(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"request", c_request}, {"start", c_start}, {"poll", c_poll}, {"cancel", c_cancel},
-    {"pending", c_pending}, {"set_credential", c_set_credential}, {"close", c_close}, {NULL, NULL}};
+    {"pending", c_pending}, {"set_credential", c_set_credential}, {"redact", c_redact},
+    {"close", c_close}, {NULL, NULL}};
   static const luaL_Reg metamethods[] = {
     {"__gc", c_gc}, {"__close", c_close}, {"__tostring", c_tostring}, {NULL, NULL}};
   luaL_newmetatable(L, OFT_CLIENT_MT);

@@ -73,6 +73,40 @@ static void add_clean(luaL_Buffer *b, const char *s, size_t n, const char *secre
   }
 }
 
+void oft_push_redacted(lua_State *L, const char *s, size_t n, const char *secret) {
+  size_t slen = secret != NULL ? strlen(secret) : 0;
+  const char *end = s + n, *p = s, *hit;
+  luaL_Buffer b;
+  if (slen == 0 || n < slen) {
+    lua_pushlstring(L, s, n);
+    return;
+  }
+  luaL_buffinit(L, &b);
+  while (p < end) {
+    hit = NULL;
+    if ((size_t)(end - p) >= slen) {
+      const char *q = p;
+      while (q + slen <= end) {
+        q = (const char *)memchr(q, secret[0], (size_t)(end - q) - slen + 1);
+        if (q == NULL) break;
+        if (memcmp(q, secret, slen) == 0) {
+          hit = q;
+          break;
+        }
+        q++;
+      }
+    }
+    if (hit == NULL) {
+      luaL_addlstring(&b, p, (size_t)(end - p));
+      break;
+    }
+    luaL_addlstring(&b, p, (size_t)(hit - p));
+    luaL_addstring(&b, "[redacted]");
+    p = hit + slen;
+  }
+  luaL_pushresult(&b);
+}
+
 void oft_error_push_local(lua_State *L, const char *verb, const char *path, int errnum,
                           const char *secret) {
   luaL_Buffer b;

@@ -40,6 +40,10 @@ const char *oft_error_kind(CURLcode code, const char *message);
 void oft_error_push(lua_State *L, const char *kind, const char *message,
                     int curl_code, const char *secret);
 
+/* Pushes s[0..n) with every occurrence of `secret` (may be NULL or empty)
+ * replaced by "[redacted]", byte for byte otherwise. */
+void oft_push_redacted(lua_State *L, const char *s, size_t n, const char *secret);
+
 /*
  * Pushes the err table of a local file failure (a missing directory, no
  * permission, a full disk, a directory where the file should be): kind "io",

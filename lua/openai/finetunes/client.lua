@@ -249,12 +249,32 @@ local function meta_of(res, attempts)
   return { request_id = errors.request_id(headers), status = res.status, headers = headers, attempts = attempts }
 end
 
+-- What a server sent back for a failure is shown to people (err.message,
+-- tostring(err), the CLI's stderr) and logged: the client's own credential is
+-- taken out of it first, wherever the server put it (a gateway's 401 may quote
+-- the key it was sent). The transport knows the credential (transport:redact);
+-- a user's transport without it is left as it is.
+local function redacted(transport, res, err)
+  local redact = transport and transport.redact
+  if not redact then return res, err end
+  if err then
+    if type(err.message) == "string" then err.message = redact(transport, err.message) end
+    return res, err
+  end
+  local copy, headers = {}, {}
+  for k, v in pairs(res) do copy[k] = v end
+  for k, v in pairs(res.headers or {}) do headers[k] = type(v) == "string" and redact(transport, v) or v end
+  copy.headers = headers
+  if type(res.body) == "string" then copy.body = redact(transport, res.body) end
+  return copy, nil
+end
+
 -- A transport answer -> result, meta | nil, err.
-local function finish(row, res, err, attempts, sink)
-  if err then return nil, errors.from_transport(err, attempts) end
+local function finish(row, res, err, attempts, sink, transport)
+  if err then return nil, errors.from_transport(select(2, redacted(transport, nil, err)), attempts) end
   local status = res.status
   if type(status) ~= "number" or status < 200 or status > 299 then
-    return nil, errors.from_response(res, attempts)
+    return nil, errors.from_response((redacted(transport, res)), attempts)
   end
   local meta = meta_of(res, attempts)
   if row.result == "raw" then
@@ -280,7 +300,7 @@ local function send(st, row, req, max_retries, total_timeout)
   end
   local res, err, attempts = st.policy:perform(st.transport, req,
     { max_retries = max_retries, total_timeout = total_timeout })
-  local result, second = finish(row, res, err, attempts, req.sink)
+  local result, second = finish(row, res, err, attempts, req.sink, st.transport)
   if ticket then cache:done(ticket, result ~= nil and res or nil) end
   return result, second
 end
@@ -411,8 +431,8 @@ end
 -- Turn what the transport gave for a req of endpoint `name` into
 -- result, meta | nil, err.
 function lifecycle._finish(self, name, res, err, attempts, req)
-  state_of(self, "_finish")
-  return finish(endpoints[name], res, err, attempts or 1, req and req.sink)
+  local st = state_of(self, "_finish")
+  return finish(endpoints[name], res, err, attempts or 1, req and req.sink, st.transport)
 end
 
 add_methods(lifecycle, true)

@@ -6,7 +6,7 @@ local json_decode = require("openai.finetunes.core").json_decode
 local retry = require("openai.finetunes.call.retry")
 
 local type, tostring, setmetatable, getmetatable = type, tostring, setmetatable, getmetatable
-local format, gsub, match, sub = string.format, string.gsub, string.match, string.sub
+local format, gsub, match, sub, byte = string.format, string.gsub, string.match, string.sub, string.byte
 
 local errors = {}
 
@@ -40,13 +40,39 @@ Error.__index = Error
 
 -- Messages end up in logs and one-line tostrings: keep them to one short line.
 local MAX_MESSAGE = 300
+-- A server-sent field (type, code, param, request id) in a one-line description.
+local MAX_FIELD = 100
+
+local function escape_control(c)
+  return format("\\x%02x", byte(c))
+end
+
+local function keep_line_control(c)
+  if c == "\n" or c == "\t" then return c end
+  return escape_control(c)
+end
+
+--- Server text made inert for a terminal or a log line: every control byte
+-- (NUL, ESC, BEL, CR, DEL ... and the UTF-8 encoded C1 controls, which some
+-- terminals obey as ESC sequences) is shown escaped as `\x1b`; `keep_lines`
+-- keeps LF and TAB (multi-line CLI output). At most `limit` bytes (default:
+-- no limit), cut before a UTF-8 sequence, ending in "...". The one sanitiser:
+-- tostring(err) and every CLI output path of server text use it.
+function errors.inert(s, limit, keep_lines)
+  s = gsub(tostring(s), "%c", keep_lines and keep_line_control or escape_control)
+  s = gsub(s, "\194([\128-\159])", function(c) return format("\\u%04x", byte(c)) end)
+  if limit and #s > limit then
+    local cut = limit - 3
+    while cut > 0 and byte(s, cut + 1) and byte(s, cut + 1) >= 0x80 and byte(s, cut + 1) < 0xC0 do cut = cut - 1 end
+    s = sub(s, 1, cut) .. "..."
+  end
+  return s
+end
 
 local function one_line(s, limit)
   s = gsub(gsub(tostring(s), "[\r\n\t]+", " "), "^%s+", "")
   s = gsub(s, "%s+$", "")
-  limit = limit or MAX_MESSAGE
-  if #s > limit then s = sub(s, 1, limit - 3) .. "..." end
-  return s
+  return errors.inert(s, limit or MAX_MESSAGE)
 end
 errors.one_line = one_line
 
@@ -61,13 +87,14 @@ function errors.new(fields)
 end
 
 function Error:__tostring()
+  -- every server-supplied piece escaped and bounded: the full values stay in the fields
   local parts = { self.kind, " error" }
-  if self.status then parts[#parts + 1] = " " .. self.status end
-  if self.type then parts[#parts + 1] = " " .. self.type end
-  if self.code and self.code ~= self.type then parts[#parts + 1] = " (" .. self.code .. ")" end
+  if self.status then parts[#parts + 1] = " " .. one_line(self.status, MAX_FIELD) end
+  if self.type then parts[#parts + 1] = " " .. one_line(self.type, MAX_FIELD) end
+  if self.code and self.code ~= self.type then parts[#parts + 1] = " (" .. one_line(self.code, MAX_FIELD) .. ")" end
   parts[#parts + 1] = ": " .. one_line(self.message or errors.kinds[self.kind] or "unknown error")
-  if self.param then parts[#parts + 1] = " [param " .. self.param .. "]" end
-  if self.request_id then parts[#parts + 1] = " [request " .. self.request_id .. "]" end
+  if self.param then parts[#parts + 1] = " [param " .. one_line(self.param, MAX_FIELD) .. "]" end
+  if self.request_id then parts[#parts + 1] = " [request " .. one_line(self.request_id, MAX_FIELD) .. "]" end
   if self.attempts and self.attempts > 1 then parts[#parts + 1] = " after " .. self.attempts .. " attempts" end
   if self.hint then parts[#parts + 1] = "; " .. self.hint end
   return table.concat(parts)

@@ -7,6 +7,9 @@
 -- progress bars and problems go to stderr, so `openai-ft ... --json | jq` and
 -- `MODEL=$(openai-ft run ...)` see only the result. --quiet drops the status lines;
 -- progress bars are drawn only when stderr is a terminal (and not with --no-progress).
+local inert = require("openai.finetunes.errors").inert
+local unpack = rawget(table, "unpack") or rawget(_G, "unpack")
+
 local M = {}
 
 -- Exit codes scripts can rely on (repeated in `openai-ft --help` and the README).
@@ -141,8 +144,24 @@ function Context:more_hint(noun, after)
   end
 end
 
--- Writes to stdout.
+-- Every line the command writes may carry server text (a job's status, an
+-- event's message, an error): control bytes are escaped on the way out, LF and
+-- TAB kept (errors.inert), so a server cannot retitle or clear the terminal.
+local function inert_all(...)
+  local n = select("#", ...)
+  local out = { ... }
+  for i = 1, n do out[i] = inert(out[i], nil, true) end
+  return out, n
+end
+
+-- Writes to stdout, made inert.
 function Context:print(...)
+  local out, n = inert_all(...)
+  self.stdout:write(unpack(out, 1, n))
+end
+
+-- Writes our own styled text (the plot's colours) unchanged: no server text in it.
+function Context:print_styled(...)
   self.stdout:write(...)
 end
 
@@ -156,7 +175,7 @@ end
 function Context:say(fmt, ...)
   if self.quiet then return end
   if self.live then self.live:clear() end
-  self.stderr:write(select("#", ...) > 0 and string.format(fmt, ...) or fmt, "\n")
+  self.stderr:write(inert(select("#", ...) > 0 and string.format(fmt, ...) or fmt, nil, true), "\n")
   self.stderr:flush()
   if self.live then self.live:redraw() end
 end
@@ -164,7 +183,7 @@ end
 -- Always shown (warnings, problems), on stderr.
 function Context:warn(fmt, ...)
   if self.live then self.live:clear() end
-  self.stderr:write(select("#", ...) > 0 and string.format(fmt, ...) or fmt, "\n")
+  self.stderr:write(inert(select("#", ...) > 0 and string.format(fmt, ...) or fmt, nil, true), "\n")
   self.stderr:flush()
   if self.live then self.live:redraw() end
 end

@@ -8,6 +8,7 @@
 local fmt = require("openai.finetunes.cli.table")
 local progress = require("openai.finetunes.cli.progress")
 local EXIT = require("openai.finetunes.cli.context").EXIT
+local one_line = require("openai.finetunes.errors").one_line
 
 local M = {}
 
@@ -45,9 +46,11 @@ local function live_text(state, utf8, started)
   return table.concat(parts, "  ")
 end
 
+-- One line per event: the server's message on one line and bounded (the
+-- --json output has it whole).
 local function event_line(ev)
-  return string.format("%s  %-5s  %s", os.date("%H:%M:%S", math.floor(ev.created_at or 0)), ev.level or "info",
-    (tostring(ev.message or ""):gsub("[\r\n]+", " ")))
+  return string.format("%s  %-5s  %s", os.date("%H:%M:%S", math.floor(tonumber(ev.created_at) or 0)),
+    one_line(ev.level or "info", 20), one_line(ev.message or "", 2000))
 end
 
 -- follow(ctx, job_id, o) -> job (final). o: history (default true: the events from before

@@ -7,6 +7,7 @@
 -- (`raw`: it gets the words after its name as they are).
 local args = require("openai.finetunes.cli.args")
 local context = require("openai.finetunes.cli.context")
+local inert = require("openai.finetunes.errors").inert
 
 local M = {}
 
@@ -237,7 +238,7 @@ local function report(e)
   if context.is_exit(e) then
     if e.message and e.message ~= "" then
       local prefix = "openai-ft" .. (e.command and (" " .. e.command) or "") .. ": "
-      io.stderr:write(prefix, e.message, "\n")
+      io.stderr:write(prefix, inert(e.message, nil, true), "\n")
       if e.usage then
         io.stderr:write("Run 'openai-ft", e.command and (" " .. e.command) or "", " --help' for usage.\n")
       end

@@ -342,7 +342,8 @@ M.commands = {
       if ctx.opts.plot then
         local width = ctx.opts.width or ctx:width()
         local utf8 = ctx:utf8()
-        ctx:print(require("openai.finetunes.cli.plot").render(series, { width = width, height = ctx.opts.height or 15,
+        local plot = require("openai.finetunes.cli.plot")
+        ctx:print_styled(plot.render(series, { width = width, height = ctx.opts.height or 15,
           color = ctx:color_enabled(1), ascii = not utf8, x_label = "step",
           title = id .. (utf8 and " — " or " - ") .. "loss by step (" .. source .. ")" }))
       elseif not ctx.opts.svg then

@@ -1,5 +1,7 @@
 -- openai-ft: human-readable output: aligned tables, key/value views and the small
 -- formatters they use (times, sizes, durations).
+local one_line = require("openai.finetunes.errors").one_line
+
 local M = {}
 
 local format, rep, concat = string.format, string.rep, table.concat
@@ -52,7 +54,7 @@ local function cell(v)
   if type(v) == "number" then return M.number(v) end
   if type(v) == "boolean" then return tostring(v) end
   if type(v) == "table" then return require("openai.finetunes.core").json_encode(v) end
-  return (tostring(v):gsub("[\r\n\t]", " "))
+  return one_line(v, 200) -- server text: one line, control bytes escaped, bounded
 end
 
 -- render(columns, rows) -> text. columns: { {"ID", "id"}, {"SIZE", function(row) ... end,

@@ -76,6 +76,12 @@ function Transport:pending()
   return self.handle:pending()
 end
 
+--- redact(s) -> s with the credential (key or current token) replaced by
+-- "[redacted]": for server text that may echo it.
+function Transport:redact(s)
+  return self.handle:redact(s)
+end
+
 function Transport.now()
   return core.now()
 end

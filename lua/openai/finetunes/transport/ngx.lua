@@ -280,7 +280,25 @@ function M.new(opts)
   }, Transport)
   local prefix = auth_header .. ": " .. (auth_scheme ~= "" and auth_scheme .. " " or "")
   local authorization = key and (prefix .. key .. "\r\n") or nil
+  local current = key
   key = nil -- luacheck: ignore 311
+
+  -- Server text with the credential replaced by "[redacted]" (a gateway's 401
+  -- may quote the key it was sent), as the C core's h:redact.
+  self.redact = function(_, s)
+    if not current then return s end
+    local out, i = {}, 1
+    while true do
+      local a, b = find(s, current, i, true)
+      if not a then break end
+      out[#out + 1] = string.sub(s, i, a - 1)
+      out[#out + 1] = "[redacted]"
+      i = b + 1
+    end
+    if i == 1 then return s end
+    out[#out + 1] = string.sub(s, i)
+    return table.concat(out)
+  end
 
   -- The credential of the requests that start from now on (a refreshed token).
   -- It lives in this closure, never in a field.
@@ -289,6 +307,7 @@ function M.new(opts)
       error("bad argument #1 to 'set_credential' (credential must be a non-empty string without CR, LF or NUL)", 2)
     end
     authorization = prefix .. secret .. "\r\n"
+    current = secret
     return true
   end
 

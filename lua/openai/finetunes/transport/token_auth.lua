@@ -151,6 +151,7 @@ function M.wrap(inner, provider, name)
   if inner.start and inner.poll and inner.cancel then
     self.start, self.poll, self.cancel, self.pending = start, poll, cancel, pending
   end
+  if inner.redact then self.redact = function(w, s) return w.inner:redact(s) end end
   if inner.now then self.now = function(w) return w.inner:now() end end
   if inner.sleep then self.sleep = function(w, s) return w.inner:sleep(s) end end
   return self
