@@ -17,7 +17,11 @@
  *  - joining is stable: the table built the way transfer.c builds it
  *    (repeated names joined with oft_header_join_sep, in order), written out
  *    as "name: value" lines with CRLF or with bare LF endings and parsed
- *    again, gives the same names in the same order with the same values.
+ *    again, gives the same names in the same order with the same values;
+ *  - oft_header_lengths_agree on the block says what transport/http1.lua says
+ *    of the joined table: with no transfer-encoding, every non-empty item of the
+ *    joined content-length (not empty, not only OWS) is OWS, 1 to 15 digits,
+ *    OWS, and all are equal.
  */
 #include <string.h>
 
@@ -194,6 +198,36 @@ static void check_same(const table *a, const table *b) {
   }
 }
 
+/* The Lua reader's rule, on the joined table. */
+static int table_lengths_agree(const table *t) {
+  size_t i, k;
+  int seen = 0, fields = 0;
+  unsigned long long first = 0;
+  for (i = 0; i < t->n; i++)
+    if (t->f[i].name_len == 17 && memcmp(t->f[i].name, "transfer-encoding", 17) == 0) return 1;
+  for (i = 0; i < t->n; i++) {
+    const char *v = t->f[i].value;
+    size_t n = t->f[i].value_len;
+    if (!(t->f[i].name_len == 14 && memcmp(t->f[i].name, "content-length", 14) == 0)) continue;
+    fields++;
+    for (k = 0; k < n;) {
+      size_t end = k, j, digits = 0;
+      unsigned long long x = 0;
+      while (end < n && v[end] != ',') end++;
+      for (j = k; j < end && (v[j] == ' ' || v[j] == '\t'); j++) {}
+      if (j < end) { /* an item that is not empty or OWS only */
+        for (; j < end && v[j] >= '0' && v[j] <= '9'; j++, digits++) x = x * 10 + (unsigned long long)(v[j] - '0');
+        for (; j < end && (v[j] == ' ' || v[j] == '\t'); j++) {}
+        if (digits == 0 || digits > 15 || j != end || (seen && x != first)) return 0;
+        first = x;
+        seen = 1;
+      }
+      k = end + 1;
+    }
+  }
+  return fields == 0 || seen;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   table t = {NULL, 0, 0};
   size_t start = 0, off = 0, i;
@@ -208,6 +242,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     off += len;
   }
   parse_block(data + start, size - start, &t);
+  {
+    char *copy = dup_bytes((const char *)data, size); /* normalised in place */
+    CHECK(oft_header_lengths_agree(copy, size) == table_lengths_agree(&t));
+    free(copy);
+  }
 
   for (i = 0; i < sizeof EOLS / sizeof EOLS[0]; i++) {
     table again = {NULL, 0, 0};

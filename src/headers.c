@@ -69,3 +69,59 @@ size_t oft_header_next(char *p, size_t n, oft_header *h) {
   h->value_len = (size_t)(eol - v);
   return used;
 }
+
+/* One Content-Length list item: SP/HTAB around up to 15 digits (what the Lua reader takes). */
+static int length_item(const char *s, size_t n, unsigned long long *out) {
+  size_t i = 0, digits = 0;
+  unsigned long long v = 0;
+  while (i < n && is_ows(s[i])) i++;
+  while (i < n && s[i] >= '0' && s[i] <= '9') {
+    v = v * 10 + (unsigned long long)(s[i] - '0');
+    i++;
+    digits++;
+  }
+  while (i < n && is_ows(s[i])) i++;
+  if (digits == 0 || digits > 15 || i != n) return 0;
+  *out = v;
+  return 1;
+}
+
+static int all_ows(const char *s, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (!is_ows(s[i])) return 0;
+  return 1;
+}
+
+int oft_header_lengths_agree(char *p, size_t n) {
+  size_t off = 0;
+  int fields = 0, seen = 0, chunked_or_close = 0, agree = 1;
+  unsigned long long first = 0;
+  while (off < n) {
+    oft_header h;
+    off += oft_header_next(p + off, n - off, &h);
+    if (h.kind == OFT_HEADER_STATUS) { /* a new response (after 1xx): only the last counts */
+      fields = seen = chunked_or_close = 0;
+      agree = 1;
+    }
+    if (h.kind != OFT_HEADER_FIELD) continue;
+    if (oft_header_name_is(h.name, h.name_len, "transfer-encoding")) chunked_or_close = 1;
+    if (oft_header_name_is(h.name, h.name_len, "content-length")) {
+      const char *s = h.value, *end = h.value + h.value_len;
+      fields++;
+      while (s < end) { /* empty items ("5, ,5", RFC 9110 section 5.6.1) are ignored */
+        const char *comma = (const char *)memchr(s, ',', (size_t)(end - s));
+        const char *stop = comma != NULL ? comma : end;
+        unsigned long long v = 0;
+        if (!all_ows(s, (size_t)(stop - s))) {
+          if (!length_item(s, (size_t)(stop - s), &v) || (seen && v != first)) agree = 0;
+          first = v;
+          seen = 1;
+        }
+        s = stop + 1;
+      }
+    }
+  }
+  if (fields > 0 && !seen) agree = 0; /* "Content-Length:" with no number at all */
+  return agree || chunked_or_close;
+}

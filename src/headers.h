@@ -68,4 +68,13 @@ int oft_header_is_status(const char *p, size_t n);
  * value (value_len bytes): ", " or, before an empty value, ",". */
 const char *oft_header_join_sep(size_t value_len);
 
+/*
+ * Does the header block p[0..n) frame its body unambiguously? 0 when it has
+ * no Transfer-Encoding and Content-Length values (repeated fields or a comma
+ * list; empty items ignored) that are not all the same decimal number, or
+ * none at all (RFC 9112 section 6.3: the answer is invalid), else 1. The same rule as transport/http1.lua's
+ * content_length. Normalises the lines in place as oft_header_next does.
+ */
+int oft_header_lengths_agree(char *p, size_t n);
+
 #endif /* OFT_HEADERS_H */

@@ -499,6 +499,13 @@ void oft_transfer_finish(oft_transfer *t, CURLcode rc) {
   int ok = rc == CURLE_OK && !t->cancelled && !t->callback_raised && !t->callback_false && !t->idle_expired;
   t->state = OFT_DONE;
   t->result = ok || rc != CURLE_OK ? rc : CURLE_ABORTED_BY_CALLBACK;
+  /* libcurl picks one of disagreeing Content-Length values; the answer is invalid
+   * (what transport/http1.lua says too), and a sink must not be renamed into place */
+  if (ok && !oft_header_lengths_agree(t->head.data, t->head.len)) {
+    ok = 0;
+    t->result = CURLE_WEIRD_SERVER_REPLY;
+    snprintf(t->errbuf, sizeof t->errbuf, "invalid HTTP response: conflicting Content-Length");
+  }
   if (t->sink_file == NULL) return;
   if (ok && decide_sink(t)) {
     int e = 0;

@@ -277,13 +277,22 @@ M.cases = {
         local res, err = t:request({ method = "GET", url = env.canned .. "/" .. name })
         out[name] = { res = res ~= nil, err = err_of(err) }
       end
+      -- to a sink: the target stays as it was, no temp file
+      local dir = tmpdir(env)
+      write(dir .. "/out.bin", "the old content")
+      local res, err = t:request({ method = "GET", url = env.canned .. "/cl_conflict", sink = dir .. "/out.bin" })
+      local agreeing = t:request({ method = "GET", url = env.canned .. "/cl_agree" })
+      out.sink = { res = res ~= nil, err = err_of(err), content = read(dir .. "/out.bin"), files = ls(dir) }
+      out.agreeing = agreeing and agreeing.body
       return out
     end,
     check = function(out, assert)
-      for _, name in ipairs({ "cl_conflict", "cl_list", "garbage" }) do
+      for _, name in ipairs({ "cl_conflict", "cl_list", "garbage", "sink" }) do
         assert.is_false(out[name].res, name)
         assert.are.equal("invalid_response", out[name].err.kind, name)
       end
+      assert.are.same({ "the old content", "out.bin" }, { out.sink.content, out.sink.files })
+      assert.are.equal('{"a":1}', out.agreeing)
     end,
   },
   {
@@ -552,6 +561,7 @@ M.cases[#M.cases + 1] = {
 M.CANNED = {
   cl_conflict = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
   cl_list = "HTTP/1.1 200 OK\r\nContent-Length: 5, 7\r\n\r\n{\"a\":1}",
+  cl_agree = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length: 7, 7\r\n\r\n{\"a\":1}",
   garbage = "this is not HTTP\r\n\r\n",
 }
 

@@ -6,14 +6,15 @@
 -- header: Authorization, or api-key for Azure), timeouts, proxy, TLS, multipart
 -- streamed from disk, downloads streamed to a sink, progress callbacks,
 -- concurrent exchanges. The rules it is handed are the exchange's
--- (transport/exchange.lua), the same the ngx adapter is held to: `check` before
--- the core sees a req, `finish` on every answer. Checking option values beyond
--- their types is the client layer's job.
+-- (transport/exchange.lua), the same the ngx adapter is held to: `check` runs
+-- before the core sees a req. Reading the answer is libcurl's and transfer.c's
+-- (the same rules as transport/http1.lua: spec/transport_conformance_spec.lua).
+-- Checking option values beyond their types is the client layer's job.
 local core = require("openai.finetunes.core")
 local exchange = require("openai.finetunes.transport.exchange")
 
 local setmetatable, tostring, type, lower = setmetatable, tostring, type, string.lower
-local check, finish = exchange.check, exchange.finish
+local check = exchange.check
 
 local M = { _VERSION = core._VERSION }
 
@@ -34,10 +35,7 @@ end
 function Transport:request(req)
   local err = check(req, self.auth_name)
   if err then return nil, err end
-  local res
-  res, err = self.handle:request(req)
-  if res then return finish(res) end
-  return nil, err
+  return self.handle:request(req)
 end
 
 --- start(req) -> id | nil, err: the exchange runs while poll() drives it.
@@ -49,15 +47,7 @@ end
 
 --- poll(timeout) -> { {id=, res=} | {id=, err=}, ... }: at least one completion, or {} after timeout seconds.
 function Transport:poll(timeout)
-  local done = self.handle:poll(timeout)
-  for i = 1, #done do
-    local c = done[i]
-    if c.res then
-      local res, err = finish(c.res)
-      if not res then done[i] = { id = c.id, err = err } end
-    end
-  end
-  return done
+  return self.handle:poll(timeout)
 end
 
 --- cancel(id) -> true if the exchange was pending (it is never reported).

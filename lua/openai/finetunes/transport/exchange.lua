@@ -9,8 +9,6 @@
 --       (transport/curl.lua runs this before the C core: libcurl builds the wire)
 --   exchange.header_refusal(name, auth_name) -> nil | why   one header's rule
 --       (the client layer raises it as misuse before building a req)
---   exchange.finish(res)               -> res | nil, err   what an answer becomes
---       (curl: the res the C core built; a byte-moving adapter gets it from x)
 --
 --   local x, err = exchange.new(req, opts)   -- check + normalise; opens the sink's temp file
 --   x.url (http1.split_url), x.head (fragments for sock:send), x:body_source()
@@ -187,18 +185,6 @@ function M.check(req, auth_name)
     return check_multipart(req.multipart)
   end
   return nil
-end
-
---- finish(res) -> res | nil, err: an answer whose framing was ambiguous is not an
--- answer. Content-Length values that disagree (RFC 9112 section 6.3: "unrecoverable
--- error") are kind invalid_response on every transport; libcurl would pick one.
-function M.finish(res)
-  local cl = res.headers and res.headers["content-length"]
-  if cl and find(cl, ",", 1, true) then
-    local _, why = http1.content_length(cl)
-    if why then return nil, { kind = "invalid_response", message = "invalid HTTP response: " .. why } end
-  end
-  return res
 end
 
 -- The exchange object ------------------------------------------------------

@@ -138,8 +138,9 @@ end
 -- both transports join them) is valid only when every value agrees.
 function M.content_length(cl)
   local value
-  for item in cl:gmatch("[^,]+") do
-    local v = match(item, "^%s*(%d+)%s*$")
+  -- empty list items (RFC 9110 section 5.6.1: "5, , 5") are ignored
+  for item in cl:gmatch("[^,]*[^, \t][^,]*") do
+    local v = match(item, "^[ \t]*(%d+)[ \t]*$")
     if not v or #v > 15 then return nil, "invalid Content-Length: " .. cl end
     if value and value ~= tonumber(v) then return nil, "conflicting Content-Length: " .. cl end
     value = tonumber(v)
