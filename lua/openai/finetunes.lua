@@ -38,6 +38,17 @@ end
 
 ft.errors = errors
 ft.is_error = errors.is_error
+
+-- assert for `result, meta | nil, err`: the result and the rest, or it raises err as the
+-- raising client does. Lua 5.1's and 5.2's own assert take only a string message ("bad
+-- argument #2 to 'assert' (string expected, got table)"); this one works on every Lua.
+function ft.assert(v, ...)
+  if v then return v, ... end
+  local err = ...
+  if errors.is_error(err) then errors.raise(err) end
+  if err == nil then err = "assertion failed!" end
+  error(err, 0)
+end
 ft.is_client = client.is_client
 ft.endpoints = endpoints
 

@@ -334,7 +334,7 @@ local function strict_method(name, fn)
       if misuse.is_misuse(m) then misuse.raise(m, m.fname or name, m.argn or 1, 2) end
       error(m, 0)
     end
-    if r[2] == nil and errors.is_error(r[3]) then error(r[3], 0) end
+    if r[2] == nil and errors.is_error(r[3]) then errors.raise(r[3]) end
     return unpack(r, 2, r.n)
   end
 end

@@ -221,4 +221,32 @@ function errors.retryable(err, policy)
   return policy:retryable(nil, err)
 end
 
+-- Raising an error object (the strict view, ft.assert). Users catch it with pcall and read
+-- err.kind, so it is the table wherever something can catch it. Lua 5.1's standalone
+-- interpreter is the one place that cannot show a table: its lua.c prints "(error object
+-- is not a string)" for anything but a string or number (5.2's calls __tostring, as do
+-- 5.3, 5.4 and LuaJIT). So on PUC Lua 5.1 only, when no pcall/xpcall is on the stack and
+-- we run on the main coroutine (a resume hands the error back: it may be inspected), the
+-- error can only end the script: it is raised as its one-line description.
+local PUC_LUA_51 = _VERSION == "Lua 5.1" and rawget(_G, "jit") == nil
+local getinfo, running = require("debug").getinfo, coroutine.running
+local pcall_fn, xpcall_fn = pcall, xpcall
+
+local function catchable()
+  local co, main = running()
+  if co and not main then return true end -- on 5.1 running() is nil on the main coroutine
+  local level = 3
+  while true do
+    local info = getinfo(level, "f")
+    if not info then return false end
+    if info.func == pcall_fn or info.func == xpcall_fn then return true end
+    level = level + 1
+  end
+end
+
+function errors.raise(err)
+  if PUC_LUA_51 and not catchable() then error(tostring(err), 0) end
+  error(err, 0)
+end
+
 return errors
