@@ -57,6 +57,7 @@ build = {
       ["openai.finetunes.config"] = "lua/openai/finetunes/config.lua",
       ["openai.finetunes.errors"] = "lua/openai/finetunes/errors.lua",
       ["openai.finetunes.misuse"] = "lua/openai/finetunes/misuse.lua",
+      ["openai.finetunes.transport.credential"] = "lua/openai/finetunes/transport/credential.lua",
       ["openai.finetunes.transport.curl"] = "lua/openai/finetunes/transport/curl.lua",
       ["openai.finetunes.transport.exchange"] = "lua/openai/finetunes/transport/exchange.lua",
       ["openai.finetunes.transport.http1"] = "lua/openai/finetunes/transport/http1.lua",

@@ -18,12 +18,13 @@
 -- * Blocking disk I/O that remains: reading an upload and writing a download
 --   (short, bounded local file operations).
 local exchange = require("openai.finetunes.transport.exchange")
+local credential = require("openai.finetunes.transport.credential")
 local http1 = require("openai.finetunes.transport.http1")
 local proxy_rules = require("openai.finetunes.transport.proxy")
 
 local type, tostring, ipairs, pairs, pcall, error, setmetatable, rawget =
   type, tostring, ipairs, pairs, pcall, error, setmetatable, rawget
-local find, format, lower, gsub = string.find, string.format, string.lower, string.gsub
+local find, format, gsub = string.find, string.format, string.gsub
 local floor, huge = math.floor, math.huge
 local unpack = table.unpack or unpack -- luacheck: ignore 143
 
@@ -70,10 +71,6 @@ local function kind_of(err, default)
   if err == "timeout" then return "timeout" end
   if find(err, "resolve", 1, true) then return "dns" end
   return default
-end
-
-local function usable_secret(s)
-  return type(s) == "string" and s ~= "" and not find(s, "[%z\r\n]")
 end
 
 local Transport = {}
@@ -236,17 +233,7 @@ function M.new(opts)
   if not M.available() then
     error("openai.finetunes.transport.ngx needs nginx with lua-nginx-module (no ngx.socket.tcp here)", 2)
   end
-  local key = opts.api_key
-  if key ~= nil and not usable_secret(key) then
-    error("bad argument #1 to 'new' (api_key must be a non-empty string without CR, LF or NUL)", 2)
-  end
-  local auth_header, auth_scheme = opts.auth_header or "Authorization", opts.auth_scheme or "Bearer"
-  if type(auth_header) ~= "string" or not find(auth_header, exchange.TOKEN) then
-    error("bad argument #1 to 'new' (auth_header must be a header name (a token))", 2)
-  end
-  if type(auth_scheme) ~= "string" or (auth_scheme ~= "" and not find(auth_scheme, exchange.TOKEN)) then
-    error("bad argument #1 to 'new' (auth_scheme must be empty or a scheme name (a token))", 2)
-  end
+  local cred = credential.new(opts)
   local tls = opts.tls or {}
   if type(tls) ~= "table" then error("bad argument #1 to 'new' (tls must be a table)", 2) end
   for _, unsupported in ipairs({ "ca_file", "ca_path", "cert_file", "key_file", "key_password" }) do
@@ -274,42 +261,13 @@ function M.new(opts)
     keepalive_ms = opts.keepalive_timeout and ms(opts.keepalive_timeout) or nil,
     proxy = proxy,
     tls_sessions = {},
-    auth_name = lower(auth_header),
+    auth_name = cred.auth_name,
     threads = {},
     next_id = 0,
   }, Transport)
-  local prefix = auth_header .. ": " .. (auth_scheme ~= "" and auth_scheme .. " " or "")
-  local authorization = key and (prefix .. key .. "\r\n") or nil
-  local current = key
-  key = nil -- luacheck: ignore 311
-
-  -- Server text with the credential replaced by "[redacted]" (a gateway's 401
-  -- may quote the key it was sent), as the C core's h:redact.
-  self.redact = function(_, s)
-    if not current then return s end
-    local out, i = {}, 1
-    while true do
-      local a, b = find(s, current, i, true)
-      if not a then break end
-      out[#out + 1] = string.sub(s, i, a - 1)
-      out[#out + 1] = "[redacted]"
-      i = b + 1
-    end
-    if i == 1 then return s end
-    out[#out + 1] = string.sub(s, i)
-    return table.concat(out)
-  end
-
-  -- The credential of the requests that start from now on (a refreshed token).
-  -- It lives in this closure, never in a field.
-  self.set_credential = function(_, secret)
-    if not usable_secret(secret) then
-      error("bad argument #1 to 'set_credential' (credential must be a non-empty string without CR, LF or NUL)", 2)
-    end
-    authorization = prefix .. secret .. "\r\n"
-    current = secret
-    return true
-  end
+  -- The credential lives in cred's closures; these only hand it over.
+  self.redact = function(_, s) return cred.redact(s) end
+  self.set_credential = function(_, secret) return cred.set(secret) end
 
   -- The only function that puts the key on a request: into the exchange's head.
   -- Returns x, c (the connection settings) | nil, err.
@@ -321,8 +279,7 @@ function M.new(opts)
     local u = http1.split_url(req.url)
     local p = this.proxy
     if p and u and proxy_rules.bypass(u.host, p.no_proxy) then p = nil end
-    local lines = {}
-    if authorization then lines[1] = authorization end
+    local lines = { cred.line() }
     local plain_proxy = p and u and u.scheme == "http"
     if plain_proxy and p.line then lines[#lines + 1] = p.line end
     local x, err = exchange.new(req, { auth_name = this.auth_name, limits = this.limits, absolute = plain_proxy,
