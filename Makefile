@@ -26,13 +26,23 @@ WARN    = -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
 OPT     ?= -O2 -g
 CFLAGS  ?= $(OPT)
 ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) \
-             -I$(LUA_INCDIR) $(CURL_CFLAGS) $(EXTRA_CFLAGS)
+             -Isrc -I$(LUA_INCDIR) $(EXTRA_CFLAGS)
 LIBFLAG ?= -shared
 LDFLAGS ?=
 
-SRC     = $(sort $(wildcard src/*.c))
-OBJ     = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRC))
+# Two modules (HACKING.md "C layout"): the codec (src/codec/: JSON, URLs, digests,
+# base64, the JSONL checker) never sees a libcurl header or library; the core
+# (src/core/: the libcurl transport, auth, clock) is the only one linked to libcurl.
+# Both carry the leaves at the top of src/ (util.c, compat.c).
+SHARED_SRC = src/util.c src/compat.c
+CORE_SRC   = $(SHARED_SRC) $(sort $(wildcard src/core/*.c))
+CODEC_SRC  = $(SHARED_SRC) $(sort $(wildcard src/codec/*.c))
+CORE_OBJ   = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRC))
+CODEC_OBJ  = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CODEC_SRC))
+SHARED_H   = $(wildcard src/*.h)
 CORE    = $(BUILD)/openai/finetunes/core.so
+CODEC   = $(BUILD)/openai/finetunes/codec.so
+MODULES = $(CORE) $(CODEC)
 
 BUSTED  ?= busted
 # recursively expanded: looked up when a recipe runs, after `deps` installed busted
@@ -53,27 +63,36 @@ DEB_PKGS_luajit = luajit2 libluajit2-5.1-dev
 
 .PHONY: all deps test demo lint clean
 
-all: $(CORE)
+all: $(MODULES)
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c $(SHARED_H) | $(BUILD)/obj/core $(BUILD)/obj/codec
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(CORE): $(OBJ) | $(BUILD)/openai/finetunes
-	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $(OBJ) $(CURL_LIBS)
+$(BUILD)/obj/core/%.o: src/core/%.c $(SHARED_H) $(wildcard src/core/*.h) | $(BUILD)/obj/core
+	$(CC) $(ALL_CFLAGS) $(CURL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/obj $(BUILD)/openai/finetunes:
+$(BUILD)/obj/codec/%.o: src/codec/%.c $(SHARED_H) $(wildcard src/codec/*.h) | $(BUILD)/obj/codec
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(CORE): $(CORE_OBJ) | $(BUILD)/openai/finetunes
+	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $(CORE_OBJ) $(CURL_LIBS)
+
+$(CODEC): $(CODEC_OBJ) | $(BUILD)/openai/finetunes
+	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $(CODEC_OBJ)
+
+$(BUILD)/obj/core $(BUILD)/obj/codec $(BUILD)/openai/finetunes:
 	mkdir -p $@
 
 # Installs what is missing (needs root, as on CI); a no-op when all is there.
 deps:
 	@sh tools/ensure-debs.sh $(DEB_PKGS) $(DEB_PKGS_$(LUA))
 
-test: deps $(CORE)
+test: deps $(MODULES)
 	LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='$(LUA_CPATH_DEV)' OFT_LUA=$(LUA) \
 	  $(LUA) $(BUSTED_SCRIPT) --lpath='lua/?.lua;lua/?/init.lua' \
 	  --cpath='$(BUILD)/?.so' $(BUSTED_FLAGS) $(SPEC)
 
-demo: deps $(CORE)
+demo: deps $(MODULES)
 	LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='$(LUA_CPATH_DEV)' \
 	  $(LUA) examples/run-with-fake-server.lua examples/workflow.lua
 
@@ -184,8 +203,8 @@ rockspec:
 #
 # New inputs go to build/fuzz/corpus/<target>/ (fuzz/corpus keeps the reviewed seeds),
 # a crashing input to build/fuzz/<target>-crash-<sha1>. See fuzz/README.md.
-# FUZZ_DEFS_<target> shrink the C core's buffers in that build (JSONL blocks, MD5 file
-# reads) so small inputs cross every block boundary.
+# FUZZ_DEFS_<target> shrink the C modules' buffers in that build (JSONL blocks, MD5 and
+# SHA-256 file reads) so small inputs cross every block boundary.
 FUZZ_CC         ?= clang
 FUZZ_LUA        ?= lua5.4
 FUZZ_SECONDS    ?= 60
@@ -195,17 +214,26 @@ FUZZ_FLAGS      ?= -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,unde
 FUZZ_LUA_CFLAGS ?= -I/usr/include/$(FUZZ_LUA)
 FUZZ_LUA_LIBS   ?= -l$(FUZZ_LUA) -lm
 FUZZ_DEBS        = clang libclang-rt-14-dev liblua5.4-dev libssl-dev
-FUZZ_TARGETS    ?= fuzz_json_parse fuzz_json_roundtrip fuzz_url fuzz_headers fuzz_jsonl fuzz_md5
+FUZZ_TARGETS    ?= fuzz_json_parse fuzz_json_roundtrip fuzz_url fuzz_headers fuzz_jsonl fuzz_md5 \
+                   fuzz_sha256 fuzz_base64
 FUZZ_BINS        = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
-FUZZ_SRC_fuzz_json_parse     = src/json_parse.c
-FUZZ_SRC_fuzz_json_roundtrip = src/json_lua.c src/json_parse.c
-FUZZ_SRC_fuzz_url            = src/url.c src/json_lua.c src/json_parse.c
-FUZZ_SRC_fuzz_headers        = src/headers.c
-FUZZ_SRC_fuzz_jsonl          = src/jsonl_lua.c src/jsonl_stream.c src/jsonl_validate.c src/json_parse.c
-FUZZ_SRC_fuzz_md5            = src/md5.c
+FUZZ_LEAVES                  = src/util.c src/compat.c
+FUZZ_SRC_fuzz_json_parse     = src/codec/json_parse.c
+FUZZ_SRC_fuzz_json_roundtrip = src/codec/json_lua.c src/codec/json_parse.c $(FUZZ_LEAVES)
+FUZZ_SRC_fuzz_url            = src/codec/url.c src/codec/json_lua.c src/codec/json_parse.c $(FUZZ_LEAVES)
+FUZZ_SRC_fuzz_headers        = src/core/headers.c
+FUZZ_SRC_fuzz_jsonl          = src/codec/jsonl_lua.c src/codec/jsonl_stream.c src/codec/jsonl_validate.c \
+                               src/codec/json_parse.c $(FUZZ_LEAVES)
+FUZZ_SRC_fuzz_md5            = src/codec/md5.c src/codec/sha256.c src/codec/hash_lua.c $(FUZZ_LEAVES)
+FUZZ_SRC_fuzz_sha256         = src/codec/sha256.c src/codec/md5.c src/codec/hash_lua.c src/codec/hmac.c \
+                               src/codec/hmac_lua.c src/codec/constant_time.c $(FUZZ_LEAVES)
+FUZZ_SRC_fuzz_base64         = src/codec/base64.c src/codec/base64_lua.c $(FUZZ_LEAVES)
 FUZZ_DEFS_fuzz_jsonl         = -DOFT_JSONL_BLOCK=16
-FUZZ_DEFS_fuzz_md5           = -DOFT_MD5_READ_SIZE=7
+FUZZ_DEFS_fuzz_md5           = -DOFT_HASH_READ_SIZE=7
+FUZZ_DEFS_fuzz_sha256        = -DOFT_HASH_READ_SIZE=7
 FUZZ_LIBS_fuzz_md5           = -lcrypto
+FUZZ_LIBS_fuzz_sha256        = -lcrypto
+FUZZ_LIBS_fuzz_base64        = -lcrypto
 FUZZ_DICT_fuzz_json_parse     = fuzz/json.dict
 FUZZ_DICT_fuzz_json_roundtrip = fuzz/json.dict
 FUZZ_DICT_fuzz_url            = fuzz/json.dict
@@ -219,9 +247,9 @@ fuzz-deps:
 
 fuzz-build: fuzz-deps $(FUZZ_BINS)
 
-$(FUZZ_BINS): $(FUZZ_BUILD)/%: fuzz/%.c $(wildcard src/*.c src/*.h) fuzz/fuzz_check.h
+$(FUZZ_BINS): $(FUZZ_BUILD)/%: fuzz/%.c $(wildcard src/*.[ch] src/*/*.[ch]) fuzz/fuzz_check.h
 	mkdir -p $(FUZZ_BUILD)
-	$(FUZZ_CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) $(FUZZ_FLAGS) $(FUZZ_DEFS_$*) -Isrc \
+	$(FUZZ_CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) $(FUZZ_FLAGS) $(FUZZ_DEFS_$*) -Isrc -Isrc/codec -Isrc/core \
 	  $(FUZZ_LUA_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIBS_$*) $(FUZZ_LUA_LIBS)
 
 fuzz: fuzz-build
@@ -283,5 +311,5 @@ $(BENCH_SDK): bench/package.json bench/package-lock.json
 	cd bench && npm ci --no-audit --no-fund
 	@touch $@
 
-bench: bench-deps $(CORE) $(BENCH_SDK)
+bench: bench-deps $(MODULES) $(BENCH_SDK)
 	BENCH_LUA=$(LUA) lua5.4 bench/run.lua

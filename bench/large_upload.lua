@@ -32,6 +32,7 @@ end
 local function client_main(base_url, path, part_size, parallel, md5)
   local ft = require("openai.finetunes")
   local core = require("openai.finetunes.core")
+  local codec = require("openai.finetunes.codec")
   local c = ft.new{ api_key = "sk-bench", base_url = base_url }
   if os.getenv("BENCH_HASH_SLICE") then -- for tuning experiments only
     require("openai.finetunes.workflow.large_upload").HASH_SLICE = tonumber(os.getenv("BENCH_HASH_SLICE"))
@@ -272,12 +273,12 @@ local function main()
   for r = 1, RUNS do
     md5sum_times[r] = timed("md5sum " .. sh_quote(path) .. " > " .. sh_quote(DIR .. "/md5sum.out"))
     core_md5_times[r] = timed(string.format("%s %s -e %s > %s", env, sh_quote(LUA),
-      sh_quote("print(require('openai.finetunes.core').md5_file(" .. string.format("%q", path) .. "))"),
+      sh_quote("print(require('openai.finetunes.codec').md5_file(" .. string.format("%q", path) .. "))"),
       sh_quote(DIR .. "/core_md5.out")))
   end
   local md5sum_time, core_md5_time = median(md5sum_times), median(core_md5_times)
   local expected = read_file(DIR .. "/md5sum.out"):match("^(%x+)")
-  assert(read_file(DIR .. "/core_md5.out"):match("^(%x+)") == expected, "core.md5_file disagrees with md5sum")
+  assert(read_file(DIR .. "/core_md5.out"):match("^(%x+)") == expected, "codec.md5_file disagrees with md5sum")
 
   local servers = {}
   local rows = {}
@@ -343,7 +344,7 @@ local function main()
       r.setting.target == "fake" and string.format("%.2f s", r.complete) or "-", r.cpu, r.rss / 1024)
   end
   lines[#lines + 1] = ""
-  lines[#lines + 1] = string.format("MD5 of the %d MiB file alone (page cache warm, medians): `core.md5_file` %.2f s "
+  lines[#lines + 1] = string.format("MD5 of the %d MiB file alone (page cache warm, medians): `codec.md5_file` %.2f s "
     .. "(%.0f MB/s, whole process), `md5sum` %.2f s (%.0f MB/s).", SIZE_MB, core_md5_time,
     size / 1e6 / core_md5_time, md5sum_time, size / 1e6 / md5sum_time)
   local text = table.concat(lines, "\n")

@@ -1,12 +1,12 @@
 /*
- * fuzz_json_roundtrip.c: libFuzzer target for core.json_decode/json_encode
+ * fuzz_json_roundtrip.c: libFuzzer target for codec.json_decode/json_encode
  * through a real lua_State (Lua 5.4, src/json_lua.c + src/json_parse.c).
  *
  * For every input:
  *  - json_decode(input) returns a value, or nil and "... at byte N" with
  *    1 <= N <= #input + 1; it never raises;
  *  - a decoded value always encodes; encode(decode(input)) = s1 decodes to a
- *    value deep-equal to the first (empty arrays keep core.array_mt) and
+ *    value deep-equal to the first (empty arrays keep codec.array_mt) and
  *    encodes to s1 again (the encoding is canonical);
  *  - then the same decode/encode run again under an allocator that fails
  *    after a budget taken from the input: a Lua memory error may come out,
@@ -18,7 +18,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "core.h"
+#include "codec.h"
 #include "fuzz_check.h"
 #include "json_lua.h"
 
@@ -112,7 +112,7 @@ static const bad_value BAD[] = {
   {"cannot encode NaN", 1},
   {"cannot encode -inf", 1},
   {"cannot encode table key of type boolean", 1},
-  {"cannot encode sparse array (keys are not 1..n; use core.null for holes)", 1},
+  {"cannot encode sparse array (keys are not 1..n; use codec.null for holes)", 1},
   {"cannot encode table with both array and object keys", 1},
   {"invalid UTF-8 in string at byte 2", 1},
   {"nesting deeper than 512 (is there a cycle?)", 0},
@@ -160,7 +160,7 @@ static void push_bad(lua_State *L, int which) {
       lua_setfield(L, -2, "t");
       break;
     case 8: lua_pushlightuserdata(L, &marker); break;
-    case 9: /* setmetatable({x = 1}, core.array_mt) */
+    case 9: /* setmetatable({x = 1}, codec.array_mt) */
       lua_newtable(L);
       lua_pushinteger(L, 1);
       lua_setfield(L, -2, "x");

@@ -1,7 +1,7 @@
 /*
  * fuzz_jsonl.c: libFuzzer target for the training-data validator: the line
  * splitter (src/jsonl_stream.c), the per-line rules (src/jsonl_validate.c)
- * and core.validate_jsonl (src/jsonl_lua.c), for every method.
+ * and codec.validate_jsonl (src/jsonl_lua.c), for every method.
  *
  * The input is a training file. For each of supervised, dpo and
  * reinforcement:
@@ -17,7 +17,7 @@
  *    end; paths and messages are short one-line valid UTF-8; lines, bytes
  *    and the example / message / token counts agree with each other;
  * then for one method (picked from the input's hash):
- *  - core.validate_jsonl on the input as a file (a memfd; this build reads
+ *  - codec.validate_jsonl on the input as a file (a memfd; this build reads
  *    it in 16-byte blocks) returns a report whose counts and problems are
  *    the reference's;
  *  - with an allocator that fails after N allocations the stream returns 0
@@ -35,17 +35,11 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "core.h"
+#include "codec.h"
 #include "fuzz_check.h"
 #include "json_parse.h"
 #include "jsonl_stream.h"
 #include "jsonl_validate.h"
-
-/* jsonl_lua.c's one need from core.c (which would pull in libcurl). */
-void oft_memory_error(lua_State *L) {
-  luaL_error(L, "not enough memory");
-  OFT_UNREACHABLE();
-}
 
 /* ---- reported problems ---------------------------------------------------- */
 
@@ -296,7 +290,7 @@ static void check_oom(int method, const settings *s, const uint8_t *data, size_t
   report_free(&got);
 }
 
-/* ---- core.validate_jsonl ------------------------------------------------------------- */
+/* ---- codec.validate_jsonl ------------------------------------------------------------- */
 
 static lua_State *L;
 static int memfd = -1;

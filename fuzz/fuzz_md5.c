@@ -1,5 +1,5 @@
 /*
- * fuzz_md5.c: libFuzzer target for MD5 (src/md5.c): the hash the Uploads
+ * fuzz_md5.c: libFuzzer target for MD5 (src/codec/md5.c, its Lua functions in src/codec/hash_lua.c): the hash the Uploads
  * API's whole-file checksum comes from.
  *
  * For every input:
@@ -8,7 +8,7 @@
  *  - updates in random-sized pieces (empty ones too) give the one-shot
  *    digest, and a digest taken part-way equals the one-shot digest of the
  *    prefix hashed so far while the state goes on unchanged;
- *  - through Lua (core.md5, md5_new / update / count / hexdigest, md5_file,
+ *  - through Lua (codec.md5, md5_new / update / count / hexdigest, md5_file,
  *    update_file): the same digests; update_file of a random slice of the
  *    input as a file (a memfd; this build reads files in 7-byte pieces)
  *    hashes exactly that slice and returns its length, or, for a slice
@@ -27,7 +27,7 @@
 #include <lua.h>
 #include <openssl/evp.h>
 
-#include "core.h"
+#include "codec.h"
 #include "fuzz_check.h"
 #include "md5.h"
 

@@ -1,5 +1,5 @@
 /*
- * fuzz_url.c: libFuzzer target for core.escape and core.encode_query
+ * fuzz_url.c: libFuzzer target for codec.escape and codec.encode_query
  * (src/url.c), through a real lua_State (Lua 5.4).
  *
  * For every input:
@@ -21,7 +21,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "core.h"
+#include "codec.h"
 #include "fuzz_check.h"
 #include "url.h"
 
@@ -184,7 +184,7 @@ static size_t count_leaves(lua_State *L, int idx, int level, int *depth, int *ha
   idx = lua_absindex(L, idx);
   switch (lua_type(L, idx)) {
     case LUA_TTABLE: break;
-    case LUA_TLIGHTUSERDATA: return 0; /* core.null */
+    case LUA_TLIGHTUSERDATA: return 0; /* codec.null */
     default: return 1;
   }
   if (level > *depth) *depth = level;

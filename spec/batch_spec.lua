@@ -4,6 +4,7 @@
 local ft = require("openai.finetunes")
 local fake = require("spec.support.fake_server")
 local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 local H = require("spec.support.client_helper")
 
 local KEY = "sk-batch-spec"
@@ -358,6 +359,7 @@ describe("client:batch over the ngx transport", function()
           content_by_lua_block {
             local ft = require("openai.finetunes")
             local core = require("openai.finetunes.core")
+            local codec = require("openai.finetunes.codec")
             local client = ft.new{ api_key = "sk-ngx-batch", base_url = ngx.var.fake,
               retry = { base_delay = 0.05, jitter = 0 } }
             local calls = {}
@@ -376,7 +378,7 @@ describe("client:batch over the ngx transport", function()
               out.ids[i] = r[1] and r[1].id or "error"
               out.statuses[i] = r[1] and r[2].status or r[2].status
             end
-            ngx.say(core.json_encode(out))
+            ngx.say(codec.json_encode(out))
           }
         }
       ]],
@@ -390,7 +392,7 @@ describe("client:batch over the ngx transport", function()
   it("runs the calls as ngx.threads, concurrently, results in order", function()
     local status, body = openresty.get(srv:url("/batch"), 30)
     assert.are.equal(200, status, body)
-    local out = assert(core.json_decode(body))
+    local out = assert(codec.json_decode(body))
     assert.is_true(out.ngx_transport)
     assert.are.equal(4, out.failed)
     for i = 1, 20 do

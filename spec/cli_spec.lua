@@ -6,6 +6,7 @@ local H = require("spec.support.client_helper")
 local fake = require("openai.finetunes.fake")
 local fake_server = require("spec.support.fake_server")
 local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 
 local MODEL = H.MODEL
 local TRAIN = H.TRAIN
@@ -69,7 +70,7 @@ local function lit(s)
 end
 
 local function json(text)
-  local v, err = core.json_decode(text)
+  local v, err = codec.json_decode(text)
   assert(v ~= nil, "not JSON: " .. tostring(err) .. "\n" .. text)
   return v
 end

@@ -1,9 +1,9 @@
--- core.json_decode / core.json_encode: the JSON rules in HACKING.md, on every
+-- codec.json_decode / codec.json_encode: the JSON rules in HACKING.md, on every
 -- Lua the module supports (5.1 and LuaJIT have no integer subtype: the
 -- integer cases below check what those can hold).
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 
-local decode, encode = core.json_decode, core.json_encode
+local decode, encode = codec.json_decode, codec.json_encode
 local mtype = rawget(math, "type") -- nil before 5.3
 local maxinteger, mininteger = rawget(math, "maxinteger"), rawget(math, "mininteger")
 
@@ -39,7 +39,7 @@ local function significant_digits(text)
   return #(mantissa:gsub("^0+", ""):gsub("0+$", ""))
 end
 
-describe("core.json_decode", function()
+describe("codec.json_decode", function()
   it("decodes an API response into plain tables", function()
     local job = assert(decode([[{
       "object": "fine_tuning.job", "id": "ftjob-abc123", "model": "gpt-4o-mini-2024-07-18",
@@ -64,7 +64,7 @@ describe("core.json_decode", function()
     assert.equal(42, decode(" 42 "))
     assert.is_true(decode("true"))
     assert.is_false(decode("false"))
-    assert.equal(core.null, decode("null")) -- nil would look like an error
+    assert.equal(codec.null, decode("null")) -- nil would look like an error
   end)
 
   describe("numbers", function()
@@ -139,12 +139,12 @@ describe("core.json_decode", function()
       assert.is_nil(next(assert(decode('{"a": null}'))))
     end)
 
-    it("turns null array elements into core.null so the length stays", function()
+    it("turns null array elements into codec.null so the length stays", function()
       local t = assert(decode("[null, 1, null]"))
       assert.equal(3, #t)
-      assert.equal(core.null, t[1])
+      assert.equal(codec.null, t[1])
       assert.equal(1, t[2])
-      assert.equal(core.null, t[3])
+      assert.equal(codec.null, t[3])
     end)
 
     it("lets the last of repeated keys win, null included", function()
@@ -155,9 +155,9 @@ describe("core.json_decode", function()
   end)
 
   describe("arrays", function()
-    it("gives empty arrays core.array_mt, so they encode back as []", function()
+    it("gives empty arrays codec.array_mt, so they encode back as []", function()
       local t = assert(decode('{"data": [], "meta": {}}'))
-      assert.equal(core.array_mt, getmetatable(t.data))
+      assert.equal(codec.array_mt, getmetatable(t.data))
       assert.is_nil(getmetatable(t.meta))
       assert.equal('{"data":[],"meta":{}}', encode(t))
     end)
@@ -278,7 +278,7 @@ describe("core.json_decode", function()
       local ok = string.rep("[", 512) .. string.rep("]", 512)
       local t = assert(decode(ok))
       for _ = 1, 511 do t = t[1] end
-      assert.equal(core.array_mt, getmetatable(t))
+      assert.equal(codec.array_mt, getmetatable(t))
       local err, pos = bad(string.rep('{"a":', 512) .. string.rep("[", 1) .. "1" .. string.rep("}", 513))
       assert.matches("nesting deeper than 512", err)
       assert.equal(512 * 5 + 1, pos)
@@ -295,14 +295,14 @@ describe("core.json_decode", function()
   end)
 end)
 
-describe("core.json_encode", function()
+describe("codec.json_encode", function()
   it("writes scalars", function()
     assert.equal("null", encode(nil))
-    assert.equal("null", encode(core.null))
+    assert.equal("null", encode(codec.null))
     assert.equal("true", encode(true))
     assert.equal("false", encode(false))
     assert.equal('"x"', encode("x"))
-    assert.equal("[null,1]", encode({ core.null, 1 }))
+    assert.equal("[null,1]", encode({ codec.null, 1 }))
   end)
 
   describe("numbers", function()
@@ -392,13 +392,13 @@ describe("core.json_encode", function()
     it("writes tables with keys exactly 1..n as arrays", function()
       assert.equal("[1,2,3]", encode({ 1, 2, 3 }))
       assert.equal('["a","b"]', encode({ [2] = "b", [1] = "a" }))
-      assert.equal("[1,null,3]", encode({ 1, core.null, 3 }))
+      assert.equal("[1,null,3]", encode({ 1, codec.null, 3 }))
     end)
 
     it("writes {} as an object and array_mt tables as arrays", function()
       assert.equal("{}", encode({}))
-      assert.equal("[]", encode(setmetatable({}, core.array_mt)))
-      assert.equal("[1,2]", encode(setmetatable({ 1, 2 }, core.array_mt)))
+      assert.equal("[]", encode(setmetatable({}, codec.array_mt)))
+      assert.equal("[1,2]", encode(setmetatable({ 1, 2 }, codec.array_mt)))
     end)
 
     it("ignores other metatables and their metamethods", function()
@@ -408,9 +408,9 @@ describe("core.json_encode", function()
     end)
 
     it("raises on tables JSON cannot hold, naming the path", function()
-      assert.equal("$.a: cannot encode sparse array (keys are not 1..n; use core.null for holes)",
+      assert.equal("$.a: cannot encode sparse array (keys are not 1..n; use codec.null for holes)",
         encode_error({ a = { 1, nil, 3 } }))
-      assert.equal("$: cannot encode sparse array (keys are not 1..n; use core.null for holes)",
+      assert.equal("$: cannot encode sparse array (keys are not 1..n; use codec.null for holes)",
         encode_error({ [2] = 1 }))
       assert.equal("$.t: cannot encode table with both array and object keys",
         encode_error({ t = { 1, n = 1 } }))
@@ -418,7 +418,7 @@ describe("core.json_encode", function()
       assert.matches("^%$: cannot encode table with a number key", encode_error({ [1.5] = 1 }))
       assert.matches("^%$: cannot encode table with a number key", encode_error({ [0] = 1 }))
       assert.equal("$.a: cannot encode table marked as array with string keys",
-        encode_error({ a = setmetatable({ x = 1 }, core.array_mt) }))
+        encode_error({ a = setmetatable({ x = 1 }, codec.array_mt) }))
     end)
 
     it("raises on values JSON cannot hold, naming the path", function()
@@ -468,7 +468,7 @@ describe("core.json_encode", function()
     local calls, inner_ok, done = 0, 0, false
     local arm
     local function finalizer()
-      -- after the test (and at lua_close, when core.so may be unloaded already) do nothing
+      -- after the test (and at lua_close, when codec.so may be unloaded already) do nothing
       if done then return end
       calls = calls + 1
       if encode(decode('{"a":[1,{"b":"c"}],"d":[]}')) == '{"a":[1,{"b":"c"}],"d":[]}' then
@@ -485,7 +485,7 @@ describe("core.json_encode", function()
     end
     local items = {}
     for i = 1, 2000 do
-      items[i] = { id = "ftjob-" .. i, n = i, tags = { "a", "b" }, none = setmetatable({}, core.array_mt) }
+      items[i] = { id = "ftjob-" .. i, n = i, tags = { "a", "b" }, none = setmetatable({}, codec.array_mt) }
     end
     local text = encode({ data = items })
     collectgarbage() -- so the collector comes round again soon

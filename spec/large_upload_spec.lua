@@ -1,10 +1,11 @@
 -- upload_large_file: parts in parallel through curl multi, each streamed from its
 -- file slice, one failed part retried alone, MD5 checked by the fake server at
 -- completion, the upload cancelled on a fatal error, misuse before any request.
--- Also core.md5 / md5_file / md5_new (src/md5.c) against RFC 1321's test suite.
+-- Also codec.md5 / md5_file / md5_new (src/md5.c) against RFC 1321's test suite.
 local ft = require("openai.finetunes")
 local H = require("spec.support.client_helper")
 local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 
 local KB = 1024
 local PARTS_PATH = "^/v1/uploads/[%w_]+/parts$"
@@ -39,16 +40,16 @@ describe("core md5", function()
       ["ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"] = "d174ab98d277d9f5a5611c2c9f419d9f",
       [string.rep("1234567890", 8)] = "57edf4a22be3c955ac49da2e2107b67a",
     }
-    for input, digest in pairs(suite) do assert.equal(digest, core.md5(input), input) end
+    for input, digest in pairs(suite) do assert.equal(digest, codec.md5(input), input) end
   end)
 
   it("hashes files and slices of files like md5sum, across block boundaries", function()
     local dir = H.tmpdir()
     for _, n in ipairs({ 0, 1, 55, 56, 63, 64, 65, 119, 120, 200 * KB + 3 }) do
       local path = make_file(dir .. "/f" .. n, n)
-      assert.equal(H.md5(path), core.md5_file(path))
+      assert.equal(H.md5(path), codec.md5_file(path))
       -- in uneven slices through one hasher
-      local h = core.md5_new()
+      local h = codec.md5_new()
       local offset = 0
       while offset < n do
         local len = math.min(n - offset, 37 + offset % 1000)
@@ -59,20 +60,20 @@ describe("core md5", function()
       assert.equal(H.md5(path), h:hexdigest())
       assert.equal(H.md5(path), h:hexdigest()) -- digest does not disturb the state
     end
-    local h = core.md5_new():update("ab"):update("c")
-    assert.equal(core.md5("abc"), h:hexdigest())
+    local h = codec.md5_new():update("ab"):update("c")
+    assert.equal(codec.md5("abc"), h:hexdigest())
     H.rmdir(dir)
   end)
 
   it("answers nil, message for unreadable files and short slices", function()
-    local hex, why = core.md5_file("/nonexistent/x")
+    local hex, why = codec.md5_file("/nonexistent/x")
     assert.is_nil(hex)
     assert.truthy(why:find("No such file", 1, true))
-    local n, short = core.md5_new():update_file(H.TRAIN, 0, 10 ^ 9)
+    local n, short = codec.md5_new():update_file(H.TRAIN, 0, 10 ^ 9)
     assert.is_nil(n)
     assert.truthy(short:find("ends", 1, true))
-    assert.has_error(function() core.md5_new():update_file(H.TRAIN, -1) end)
-    assert.has_error(function() core.md5_new():update_file(H.TRAIN, 1.5) end)
+    assert.has_error(function() codec.md5_new():update_file(H.TRAIN, -1) end)
+    assert.has_error(function() codec.md5_new():update_file(H.TRAIN, 1.5) end)
   end)
 end)
 

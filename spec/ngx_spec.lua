@@ -2,7 +2,7 @@
 -- lua-resty-core, LuaJIT): this spec only starts nginx and talks HTTP to it; the
 -- code under test runs in nginx (spec/support/ngx_handlers.lua).
 local openresty = require("spec.support.openresty")
-local json_decode = require("openai.finetunes.core").json_decode
+local json_decode = require("openai.finetunes.codec").json_decode
 local socket = require("socket")
 
 local function get_json(srv, path, timeout)

@@ -1,8 +1,8 @@
--- core.escape and core.encode_query: the URL rules in HACKING.md, i.e. what
+-- codec.escape and codec.encode_query: the URL rules in HACKING.md, i.e. what
 -- openai-node's path tag and the SDKs' bracket query format put on the wire.
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 
-local escape, encode_query = core.escape, core.encode_query
+local escape, encode_query = codec.escape, codec.encode_query
 
 local function unescape(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
@@ -23,7 +23,7 @@ local function query_error(t)
   return err
 end
 
-describe("core.escape", function()
+describe("codec.escape", function()
   it("leaves ids as the API writes them", function()
     for _, id in ipairs({ "ftjob-abc123", "file-XYZ_09", "ft:gpt-4o-mini-2024-07-18:my-org:custom-suffix:9yX7a1",
       "ftckpt_zc4Q7MP6XxulcVzj4MZdwsAB", "gpt-4o-mini", "o4-mini-2025-04-16", "up~load.1" }) do
@@ -76,7 +76,7 @@ describe("core.escape", function()
   end)
 end)
 
-describe("core.encode_query", function()
+describe("codec.encode_query", function()
   it("writes scalars as k=v with keys sorted", function()
     assert.equal("after=ftjob-abc&limit=20", encode_query({ limit = 20, after = "ftjob-abc" }))
     assert.equal("a=1&b=x&c=true&d=false", encode_query({ d = false, c = true, b = "x", a = 1 }))
@@ -94,7 +94,7 @@ describe("core.encode_query", function()
     assert.equal("k%5B%5D=v", encode_query({ k = { "v" } }))
     assert.equal("ids%5B%5D=b&ids%5B%5D=a&ids%5B%5D=c", encode_query({ ids = { "b", "a", "c" } }))
     assert.equal("a%5B%5D%5Bx%5D=1&a%5B%5D%5Bx%5D=2", encode_query({ a = { { x = 1 }, { x = 2 } } }))
-    assert.equal("", encode_query({ ids = {}, also = setmetatable({}, core.array_mt) }))
+    assert.equal("", encode_query({ ids = {}, also = setmetatable({}, codec.array_mt) }))
   end)
 
   it("percent-encodes everything outside the unreserved set, spaces as %20", function()
@@ -110,14 +110,14 @@ describe("core.encode_query", function()
     assert.equal("x=0.1", encode_query({ x = 0.1 }))
     assert.equal("x=-2.5e-07", encode_query({ x = -2.5e-7 }))
     if rawget(math, "type") then
-      assert.equal("n=9007199254740993", encode_query({ n = core.json_decode("9007199254740993") }))
+      assert.equal("n=9007199254740993", encode_query({ n = codec.json_decode("9007199254740993") }))
     end
   end)
 
-  it("skips nil and core.null, as the SDKs drop None/undefined", function()
-    assert.equal("a=1", encode_query({ a = 1, b = core.null }))
+  it("skips nil and codec.null, as the SDKs drop None/undefined", function()
+    assert.equal("a=1", encode_query({ a = 1, b = codec.null }))
     assert.equal("a=1", encode_query({ a = 1, b = nil }))
-    assert.equal("a%5B%5D=1&a%5B%5D=2", encode_query({ a = { 1, core.null, 2 } }))
+    assert.equal("a%5B%5D=1&a%5B%5D=2", encode_query({ a = { 1, codec.null, 2 } }))
   end)
 
   it("uses only unreserved bytes, '%XX', '=' and '&', and decodes back", function()

@@ -5,6 +5,7 @@
 local ft = require("openai.finetunes")
 local H = require("spec.support.client_helper")
 local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 
 local function ids_of(items)
   local out = {}
@@ -378,19 +379,20 @@ end)
 -- cosockets, ngx.sleep between polls, ngx.thread for concurrent upload parts.
 describe("the workflow helpers inside nginx (ngx transport)", function()
   local openresty = require("spec.support.openresty")
-  local json_decode = core.json_decode
+  local json_decode = codec.json_decode
   local server, srv, dir
 
   local HANDLER = [[
     local ft = require("openai.finetunes")
     local core = require("openai.finetunes.core")
+    local codec = require("openai.finetunes.codec")
     local c = ft.new{ api_key = "sk-test-ngx", base_url = ngx.var.fake, max_retries = 2 }
     local out = { transport = tostring(c:_transport()) }
     local t0 = ngx.now()
     local file, info = c:upload_large_file{ file = ngx.var.train, purpose = "fine-tune", part_size = 512,
       parallel = 3 }
     if not file then
-      ngx.say(core.json_encode({ failed = tostring(info) }))
+      ngx.say(codec.json_encode({ failed = tostring(info) }))
       return
     end
     out.md5, out.parts, out.bytes = info.md5, info.parts, file.bytes
@@ -413,7 +415,7 @@ describe("the workflow helpers inside nginx (ngx transport)", function()
     local timeout, terr = c:wait_for_job(job.id, { poll_interval = 0.05, timeout = 5 })
     out.after_final = timeout and timeout.status or tostring(terr)
     out.seconds = ngx.now() - t0
-    ngx.say(core.json_encode(out))
+    ngx.say(codec.json_encode(out))
   ]]
 
   setup(function()

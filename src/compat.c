@@ -1,5 +1,10 @@
-/* compat.c: bodies for the 5.1/LuaJIT shims declared in compat.h. */
+/* compat.c: bodies for compat.h: the 5.1/LuaJIT shims and oft_memory_error. */
 #include "compat.h"
+
+void oft_memory_error(lua_State *L) {
+  luaL_error(L, "not enough memory");
+  OFT_UNREACHABLE();
+}
 
 #if LUA_VERSION_NUM < 502 && !defined(LUA_JITLIBNAME)
 void oft_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
@@ -21,7 +26,4 @@ void *oft_compat_testudata(lua_State *L, int i, const char *tname) {
   lua_pop(L, 2);
   return p;
 }
-#else
-/* ISO C forbids an empty translation unit. */
-typedef int oft_compat_unused;
 #endif

@@ -1,5 +1,6 @@
 /*
- * compat.h: the one place that knows which Lua C API we are compiled against.
+ * compat.h: the one place that knows which Lua C API we are compiled against,
+ * included by every Lua-facing file of both modules (and by no Lua-free one).
  * Lua 5.1 and LuaJIT (5.1 API), 5.2, 5.3 and 5.4 are supported; the rest of the
  * sources use the 5.4 names and this header maps them down.
  */
@@ -9,6 +10,11 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+
+#include "util.h"
+
+/* Raises Lua's "not enough memory" error. */
+OFT_NORETURN void oft_memory_error(lua_State *L);
 
 #if LUA_VERSION_NUM < 502
 /* 5.1 / LuaJIT */

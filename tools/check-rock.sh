@@ -8,7 +8,7 @@
 # ROCK_TREE (read by `make install-rock`) naming a fresh tree per interpreter. An
 # `apt-get` line runs as written when we are root (on CI: a no-op, everything is
 # installed); otherwise the packages it names must be installed already. Then, with
-# only that tree on the Lua paths: require("openai.finetunes") loads the tree's C core
+# only that tree on the Lua paths: require("openai.finetunes") loads the tree's C modules
 # and nothing else (no LuaSocket: the library needs only libcurl), the README's Quick
 # start runs against the tree's own `openai-ft fake-server`, the installed
 # `openai-ft --version` answers and `openai-ft run` goes from a file to a model on
@@ -73,7 +73,7 @@ in_tree() { # in_tree TREE CMD...: from the checkout, ROCK_TREE=TREE, the line a
 
 touch "$work/marker"
 sleep 1 # mtimes have a one-second grain on some file systems
-version=$(sed -n 's/^#define OFT_VERSION "\(.*\)"$/\1/p' src/core.h) # the one version (client.lua)
+version=$(sed -n 's/^#define OFT_VERSION "\(.*\)"$/\1/p' src/util.h) # the one version (client.lua)
 
 check_tree() { # check_tree LUA TREE: use the tree alone
   local lua=$1 tree=$2 v interp
@@ -84,7 +84,10 @@ check_tree() { # check_tree LUA TREE: use the tree alone
 
   check "$lua: require(\"openai.finetunes\") from the tree alone, with nothing but libcurl" only_tree "$interp" -e '
     local ft = require("openai.finetunes")
-    local core = package.loaded["openai.finetunes.core"]
+    local codec = package.loaded["openai.finetunes.codec"]
+    assert(type(codec) == "table" and codec._VERSION == ft.version, "codec not loaded")
+    assert(codec.sha256("abc"):sub(1, 8) == "ba7816bf", "codec broken")
+    local core = require("openai.finetunes.core")
     assert(type(core) == "table" and core._VERSION == ft.version, "core not loaded")
     assert(not pcall(require, "socket"), "the test paths leak the system tree")
     print("openai.finetunes " .. ft.version .. " on " .. (rawget(_G, "jit") and jit.version or _VERSION))'

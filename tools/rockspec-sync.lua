@@ -3,9 +3,12 @@
 -- The builtin build type needs every module listed by name; this keeps that
 -- list equal to the tree. It rewrites the part of ROCKSPEC between the lines
 -- "-- BEGIN GENERATED MODULES" and "-- END GENERATED MODULES" with one entry
--- per lua/**/*.lua file and the C module built from every src/*.c. Two rocks
--- share the tree: the command's (package "openai-finetunes-cli") gets the
--- modules under COMMAND_DIRS and no C; the library's gets all the others. With
+-- per lua/**/*.lua file and the two C modules, each built from its folder
+-- plus the shared leaves at the top of src/ (util.c, compat.c):
+-- openai.finetunes.core from src/core/*.c, linked to libcurl, and
+-- openai.finetunes.codec from src/codec/*.c, which never sees libcurl. Two
+-- rocks share the tree: the command's (package "openai-finetunes-cli") gets
+-- the modules under COMMAND_DIRS and no C; the library's gets all the others. With
 -- --check it changes nothing and exits 1 (listing the differences) when the
 -- rockspec is out of date. Runs on any Lua from 5.1 on; needs `find`.
 local path, mode = arg[1], arg[2]
@@ -45,8 +48,10 @@ local lua_files = {}
 for _, file in ipairs(lines_of("find lua -name '*.lua' -type f")) do
   if in_command(file) == command_rock then lua_files[#lua_files + 1] = file end
 end
-local c_files = lines_of("find src -maxdepth 1 -name '*.c' -type f")
-if #lua_files == 0 or #c_files == 0 then
+local shared_c = lines_of("find src -maxdepth 1 -name '*.c' -type f")
+local core_c = lines_of("find src/core -name '*.c' -type f")
+local codec_c = lines_of("find src/codec -name '*.c' -type f")
+if #lua_files == 0 or #shared_c == 0 or #core_c == 0 or #codec_c == 0 then
   io.stderr:write("rockspec-sync.lua: run it from the repository root\n")
   os.exit(2)
 end
@@ -56,22 +61,33 @@ for _, file in ipairs(lua_files) do
   local name = file:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
   entries[#entries + 1] = string.format('      ["%s"] = "%s",', name, file)
 end
-local sources = {}
-for _, file in ipairs(c_files) do sources[#sources + 1] = string.format('          "%s",', file) end
 
-local c_module = command_rock and {} or {
-  '      ["openai.finetunes.core"] = {',
-  "        sources = {",
-  table.concat(sources, "\n"),
-  "        },",
-  '        defines = { "_POSIX_C_SOURCE=200809L" },',
-  '        incdirs = { "$(CURL_INCDIR)" },',
-  '        libdirs = { "$(CURL_LIBDIR)" },',
-  '        libraries = { "curl" },',
-  "      },",
+-- One C module's lines: its sources (the shared leaves first), then the build lines.
+local function c_module(name, files, build_lines)
+  local out = { string.format('      ["%s"] = {', name), "        sources = {" }
+  for _, list in ipairs({ shared_c, files }) do
+    for _, file in ipairs(list) do out[#out + 1] = string.format('          "%s",', file) end
+  end
+  out[#out + 1] = "        },"
+  out[#out + 1] = '        defines = { "_POSIX_C_SOURCE=200809L" },'
+  for _, line in ipairs(build_lines) do out[#out + 1] = "        " .. line end
+  out[#out + 1] = "      },"
+  return out
+end
+
+local c_modules = command_rock and {} or {
+  c_module("openai.finetunes.codec", codec_c, { 'incdirs = { "src" },' }),
+  c_module("openai.finetunes.core", core_c, {
+    'incdirs = { "src", "$(CURL_INCDIR)" },',
+    'libdirs = { "$(CURL_LIBDIR)" },',
+    'libraries = { "curl" },',
+  }),
 }
 local parts = { "      -- BEGIN GENERATED MODULES (tools/rockspec-sync.lua; do not edit by hand)" }
-for _, list in ipairs({ entries, c_module, { "      -- END GENERATED MODULES" } }) do
+local lists = { entries }
+for _, m in ipairs(c_modules) do lists[#lists + 1] = m end
+lists[#lists + 1] = { "      -- END GENERATED MODULES" }
+for _, list in ipairs(lists) do
   for _, line in ipairs(list) do parts[#parts + 1] = line end
 end
 local generated = table.concat(parts, "\n")
@@ -107,4 +123,5 @@ end
 f = assert(io.open(path, "wb"))
 f:write(before, generated, after)
 f:close()
-print(path .. " updated: " .. #lua_files .. " Lua modules, " .. (command_rock and 0 or #c_files) .. " C sources")
+print(path .. " updated: " .. #lua_files .. " Lua modules" .. (command_rock and ", no C" or (", C modules core ("
+  .. #shared_c + #core_c .. " sources) and codec (" .. #shared_c + #codec_c .. " sources)")))

@@ -24,7 +24,7 @@ local MODEL = "gpt-4o-mini-2024-07-18"
 local function answer(status, value)
   ngx.status = status
   ngx.header["Content-Type"] = "application/json"
-  ngx.say(require("openai.finetunes.core").json_encode(value))
+  ngx.say(require("openai.finetunes.codec").json_encode(value))
   return ngx.exit(status)
 end
 

@@ -6,7 +6,7 @@
 --   if not file then error(tostring(err)) end
 --
 -- See README.md for the method table, errors and options.
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 local client = require("openai.finetunes.client")
 local errors = require("openai.finetunes.errors")
 local endpoints = require("openai.finetunes.api.endpoints")
@@ -25,7 +25,7 @@ ft.new = client.new
 ft.try_new = client.try_new
 
 -- JSON null inside arrays, or to send an explicit null (validation_file = ft.null).
-ft.null = core.null
+ft.null = codec.null
 
 -- Mark a table as a JSON array, so an empty one is sent as [] rather than {}.
 function ft.array(t)
@@ -33,7 +33,7 @@ function ft.array(t)
   if type(t) ~= "table" then
     misuse.argerror("array", 1, "table expected, got " .. type(t), 2)
   end
-  return setmetatable(t, core.array_mt)
+  return setmetatable(t, codec.array_mt)
 end
 
 ft.errors = errors

@@ -7,7 +7,7 @@
 --
 -- Answers are encoded with the C core's own JSON encoder, built for LuaJIT:
 -- that the core loads and serves here is part of what the spec checks.
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 local ngx_transport = require("openai.finetunes.transport.ngx")
 local multipart = require("openai.finetunes.transport.multipart")
 
@@ -18,7 +18,7 @@ local KEY = "sk-ngx-spec-0123456789"
 local function reply(status, t)
   ngx.status = status
   ngx.header["Content-Type"] = "application/json"
-  ngx.say(core.json_encode(t))
+  ngx.say(codec.json_encode(t))
 end
 
 local function self_url(path)
@@ -139,7 +139,7 @@ function cases.auth()
     headers = { Authorization = "Bearer not-this-one" } })
   local res, err = t:request({ method = "GET", url = self_url("/backend/echo"), headers = { ["X-Custom"] = "1" } })
   if not res then return { err = err_table(err) } end
-  local seen = core.json_decode(res.body)
+  local seen = codec.json_decode(res.body)
   local fields = {}
   for k, v in pairs(t) do fields[#fields + 1] = tostring(k) .. "=" .. tostring(v) end
   local visible = tostring(t) .. " " .. table.concat(fields, " ")
@@ -162,19 +162,19 @@ function cases.keepalive()
   for i = 1, 3 do
     local res, err = t:request({ method = "GET", url = self_url("/backend/echo?i=" .. i) })
     if not res then return { err = err_table(err) } end
-    conns[i] = core.json_decode(res.body).connection
+    conns[i] = codec.json_decode(res.body).connection
   end
   -- a truncated answer must close the connection, and the next call gets a fresh one
   local bad, berr = t:request({ method = "GET", url = self_url("/backend/raw?kind=truncated") })
   local res = assert(t:request({ method = "GET", url = self_url("/backend/echo?i=4") }))
-  conns[4] = core.json_decode(res.body).connection
+  conns[4] = codec.json_decode(res.body).connection
   res = assert(t:request({ method = "GET", url = self_url("/backend/echo?i=5") }))
-  conns[5] = core.json_decode(res.body).connection
+  conns[5] = codec.json_decode(res.body).connection
   -- a server that closed a pooled connection: the next call retries on another one
   local first = assert(t:request({ method = "GET", url = self_url("/backend/raw?kind=keepalive_then_close") }))
   local after, aerr = t:request({ method = "POST", url = self_url("/backend/echo"), body = "again" })
   return { connections = conns, truncated_res = bad ~= nil, truncated_err = err_table(berr),
-    stale_first = first.body, stale_after = after and core.json_decode(after.body).body, stale_err = err_table(aerr) }
+    stale_first = first.body, stale_after = after and codec.json_decode(after.body).body, stale_err = err_table(aerr) }
 end
 
 function cases.framing()
@@ -238,7 +238,7 @@ function cases.multipart()
       last = { dltotal, dlnow, ultotal, ulnow }
     end })
   if not res then os.remove(path); return { err = err_table(err) } end
-  local seen = core.json_decode(res.body)
+  local seen = codec.json_decode(res.body)
   local boundary = seen.headers["content-type"]:match("boundary=(.+)$")
   local expected = assert(multipart.new(spec, boundary)):read_all()
   os.remove(path)
@@ -268,15 +268,15 @@ end
 
 function cases.json_post()
   local t = new_transport()
-  local body = core.json_encode({ model = "gpt-4o-mini", training_file = "file-abc" })
+  local body = codec.json_encode({ model = "gpt-4o-mini", training_file = "file-abc" })
   local res, err = t:request({ method = "POST", url = self_url("/backend/echo"), body = body,
     headers = { ["Content-Type"] = "application/json" } })
   if not res then return { err = err_table(err) } end
-  local seen = core.json_decode(res.body)
+  local seen = codec.json_decode(res.body)
   local empty = assert(t:request({ method = "POST", url = self_url("/backend/echo") }))
   return {
     body = seen.body, content_length = seen.headers["content-length"], content_type = seen.headers["content-type"],
-    empty_post_length = core.json_decode(empty.body).headers["content-length"],
+    empty_post_length = codec.json_decode(empty.body).headers["content-length"],
   }
 end
 
@@ -313,7 +313,7 @@ function cases.proxy_http()
   local t = new_transport({ proxy = { url = "http://u%40x:p%3Aw@127.0.0.1:" .. ngx.var.server_port } })
   local res, err = t:request({ method = "GET", url = "http://upstream.invalid:8080/backend/echo?q=1" })
   if not res then return { err = err_table(err) } end
-  local seen = core.json_decode(res.body)
+  local seen = codec.json_decode(res.body)
   local bypass = new_transport({ proxy = { url = "http://127.0.0.1:1", no_proxy = "localhost, 127.0.0.1" } })
   local direct, derr = bypass:request({ method = "GET", url = self_url("/backend/echo") })
   return {
@@ -332,9 +332,9 @@ function cases.proxy_connect()
   local url = "https://localhost:" .. tls_port .. "/backend/echo"
   local res, err = t:request({ method = "GET", url = url })
   if not res then return { err = err_table(err) } end
-  local seen = core.json_decode(res.body)
+  local seen = codec.json_decode(res.body)
   local res2 = assert(t:request({ method = "GET", url = url }))
-  local seen2 = core.json_decode(res2.body)
+  local seen2 = codec.json_decode(res2.body)
   local denied = new_transport({ proxy = { url = "http://127.0.0.1:" .. port, username = "user", password = "no" } })
   local _, derr = denied:request({ method = "GET", url = url })
   return {
@@ -351,7 +351,7 @@ function cases.tls()
   local res, err = t:request({ method = "GET", url = url })
   out.verified_status = res and res.status
   out.verified_err = err_table(err)
-  if res then out.verified_scheme = core.json_decode(res.body).scheme end
+  if res then out.verified_scheme = codec.json_decode(res.body).scheme end
   local wrong = new_transport({ tls = { server_name = "wrong.example" } })
   res, err = wrong:request({ method = "GET", url = url })
   out.wrong_name_status, out.wrong_name_err = res and res.status, err_table(err)
@@ -407,7 +407,7 @@ local function training_file()
   local path = os.tmpname()
   local f = assert(io.open(path, "wb"))
   for i = 1, 12 do
-    f:write(core.json_encode({ messages = {
+    f:write(codec.json_encode({ messages = {
       { role = "system", content = "You answer in one word." },
       { role = "user", content = "Say number " .. i },
       { role = "assistant", content = tostring(i) },
@@ -484,11 +484,11 @@ function cases.credential()
     headers = { ["API-Key"] = "not-this-one" } })
   local res, err = t:request({ method = "GET", url = self_url("/backend/echo") })
   if not res then return { err = err_table(err) } end
-  local seen = core.json_decode(res.body).headers
+  local seen = codec.json_decode(res.body).headers
   local bearer = ngx_transport.new({})
-  local before = core.json_decode(assert(bearer:request({ method = "GET", url = self_url("/backend/echo") })).body)
+  local before = codec.json_decode(assert(bearer:request({ method = "GET", url = self_url("/backend/echo") })).body)
   bearer:set_credential("tok-1")
-  local after = core.json_decode(assert(bearer:request({ method = "GET", url = self_url("/backend/echo") })).body)
+  local after = codec.json_decode(assert(bearer:request({ method = "GET", url = self_url("/backend/echo") })).body)
   local ok, bad = pcall(bearer.set_credential, bearer, "tok\r\nX: y")
   return {
     api_key = seen["api-key"], authorization = seen.authorization, override_err = err_table(override_err),

@@ -4,7 +4,7 @@
 --
 --   plain client   methods return result, meta  |  nil, err
 --   strict view    the same methods raise err instead (ft.new{raise = true}, client:strict())
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 local errors = require("openai.finetunes.errors")
 local endpoints = require("openai.finetunes.api.endpoints")
 local validate_query = require("openai.finetunes.api.validate").query
@@ -19,14 +19,14 @@ local type, pairs, ipairs, select, pcall, error = type, pairs, ipairs, select, p
 local setmetatable, getmetatable, tostring, rawget = setmetatable, getmetatable, tostring, rawget
 local format, gsub, lower, match = string.format, string.gsub, string.lower, string.match
 local unpack = rawget(table, "unpack") or rawget(_G, "unpack")
-local escape, encode_query, json_encode, json_decode = core.escape, core.encode_query, core.json_encode,
-  core.json_decode
+local escape, encode_query, json_encode, json_decode = codec.escape, codec.encode_query, codec.json_encode,
+  codec.json_decode
 
 local fail, describe = misuse.fail, misuse.describe
 
 local M = {}
 
-M.VERSION = core._VERSION -- one version: the C core's (src/core.h)
+M.VERSION = codec._VERSION -- one version: the C modules' (src/util.h)
 M.MAX_ID_BYTES = 1024
 M.USER_AGENT = "openai-finetunes-lua/" .. M.VERSION
 
@@ -145,7 +145,7 @@ end
 -- jobs without metadata); nil values are simply absent.
 local function query_string(q)
   for k, v in pairs(q) do
-    if v == core.null then
+    if v == codec.null then
       local copy = {}
       for k2, v2 in pairs(q) do copy[k2] = v2 end
       copy[k] = "null"

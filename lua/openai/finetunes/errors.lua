@@ -2,7 +2,7 @@
 -- status, API error envelope, unreadable answer) comes back as `nil, err` with
 -- one of these. Misuse is not an error object: it raises a plain message
 -- (misuse.lua).
-local json_decode = require("openai.finetunes.core").json_decode
+local json_decode = require("openai.finetunes.codec").json_decode
 local retry = require("openai.finetunes.call.retry")
 
 local type, tostring, setmetatable, getmetatable = type, tostring, setmetatable, getmetatable

@@ -116,8 +116,8 @@ end
 -- and whether there were more; a page that fails stops the command with exit 1. A JSON
 -- array (empty encodes as []).
 function Context:collect(make, limit)
-  local core = require("openai.finetunes.core")
-  local items = setmetatable({}, core.array_mt)
+  local codec = require("openai.finetunes.codec")
+  local items = setmetatable({}, codec.array_mt)
   for item, err in make() do
     if not item then self:need(nil, err) end
     if limit and #items >= limit then return items, true end
@@ -167,8 +167,8 @@ end
 
 -- The result as one JSON document on stdout.
 function Context:print_json(value)
-  local core = require("openai.finetunes.core")
-  self.stdout:write(core.json_encode(value), "\n")
+  local codec = require("openai.finetunes.codec")
+  self.stdout:write(codec.json_encode(value), "\n")
 end
 
 -- A status line on stderr (dropped with --quiet). Clears a live line first.

@@ -47,7 +47,7 @@ local function read_json_file(ctx, path)
   if not f then ctx:exit(EXIT.failure, "cannot read " .. path .. ": " .. tostring(err)) end
   local text = f:read("*a")
   f:close()
-  local v, jerr = require("openai.finetunes.core").json_decode(text)
+  local v, jerr = require("openai.finetunes.codec").json_decode(text)
   if v == nil then ctx:usage(path .. " is not JSON: " .. tostring(jerr)) end
   return v
 end
@@ -133,7 +133,7 @@ local function metrics_rows(ctx, id)
       end
     end
   end
-  return setmetatable(rows, require("openai.finetunes.core").array_mt), columns, "metrics events"
+  return setmetatable(rows, require("openai.finetunes.codec").array_mt), columns, "metrics events"
 end
 
 local LOSS_SERIES = {

@@ -21,7 +21,7 @@ M.commands = {
     run = function(ctx)
       ctx:max_args(0)
       local page = ctx:need(ctx:client():models())
-      local items = setmetatable({}, require("openai.finetunes.core").array_mt)
+      local items = setmetatable({}, require("openai.finetunes.codec").array_mt)
       for _, m in ipairs(page.data or {}) do
         if not ctx.opts.fine_tuned or tostring(m.id):sub(1, 3) == "ft:" then items[#items + 1] = m end
       end

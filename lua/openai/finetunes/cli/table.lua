@@ -53,7 +53,7 @@ local function cell(v)
   if v == nil then return "" end
   if type(v) == "number" then return M.number(v) end
   if type(v) == "boolean" then return tostring(v) end
-  if type(v) == "table" then return require("openai.finetunes.core").json_encode(v) end
+  if type(v) == "table" then return require("openai.finetunes.codec").json_encode(v) end
   return one_line(v, 200) -- server text: one line, control bytes escaped, bounded
 end
 

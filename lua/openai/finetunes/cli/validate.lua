@@ -71,7 +71,7 @@ function M.run(ctx)
   ctx:max_args(1)
   local report = M.check(ctx, path)
   if ctx.json then
-    setmetatable(report.problems, require("openai.finetunes.core").array_mt)
+    setmetatable(report.problems, require("openai.finetunes.codec").array_mt)
     ctx:print_json(report)
   else
     M.print_report(report, path, function(line) ctx:print(line, "\n") end)

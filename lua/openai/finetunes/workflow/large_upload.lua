@@ -41,7 +41,7 @@
 --   with a retryable error (the client's retry rules: connection errors,
 --   timeouts, 408/409/429/5xx, Retry-After) is sent again alone after its
 --   backoff while the others go on. Meanwhile the file's MD5 is computed in C
---   (core.md5_new, RFC 1321) in 1 MiB slices between polls, paced by the
+--   (codec.md5_new, RFC 1321) in 1 MiB slices between polls, paced by the
 --   parts' progress. Finally POST
 --   /uploads/{id}/complete with the part ids in file order and the MD5.
 --   A transport without start/poll sends the parts one after another.
@@ -61,7 +61,7 @@
 --     (index from 1, when a part failed) and `err.cancel_error` when the
 --     cancel itself failed. The create call's failure is returned as is;
 --   * a Lua error raised by on_progress cancels the same way and propagates.
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 local misuse = require("openai.finetunes.misuse")
 local payloads = require("openai.finetunes.api.payloads")
 local errors = require("openai.finetunes.errors")
@@ -170,7 +170,7 @@ end
 local function send_parts(self, s, parts)
   local transport = self:_transport()
   local total, nparts = s.size, #parts
-  local hasher = s.md5 == nil and core.md5_new() or nil
+  local hasher = s.md5 == nil and codec.md5_new() or nil
   local hashed = 0
   local done_bytes, done_parts, retries = 0, 0, 0
   local reported, last_report = -1, -huge
@@ -261,7 +261,7 @@ local function send_parts(self, s, parts)
     retry.sleep(transport, 0) -- a yield inside nginx
   end
 
-  local ids = setmetatable({}, core.array_mt)
+  local ids = setmetatable({}, codec.array_mt)
   for i, part in ipairs(parts) do ids[i] = part.id end
   local md5 = s.md5
   if hasher then md5 = hasher:hexdigest() end

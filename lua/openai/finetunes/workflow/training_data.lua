@@ -45,7 +45,7 @@
 --
 -- Misuse raises (bad argument naming it), including a path that cannot be opened;
 -- a read failure half-way returns nil, err (kind "io").
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 local errors = require("openai.finetunes.errors")
 local misuse = require("openai.finetunes.misuse")
 
@@ -129,7 +129,7 @@ function M.validate(path, opts)
     or (opts.model and M.TOKEN_LIMITS[opts.model]) or M.DEFAULT_TOKEN_LIMIT
   local min_examples = count_opt(opts, "min_examples", 0) or M.MIN_EXAMPLES
 
-  local report, msg, stage = core.validate_jsonl(path, method, max_problems, token_limit, min_examples)
+  local report, msg, stage = codec.validate_jsonl(path, method, max_problems, token_limit, min_examples)
   if not report then
     if stage == "open" then
       bad(1, format("%s cannot be read (%s)", misuse.describe(path), msg:match(": ([^:]*)$") or msg))

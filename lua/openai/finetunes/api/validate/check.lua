@@ -2,14 +2,14 @@
 -- payload and raises a misuse naming exactly what is wrong:
 --   method.supervised.hyperparameters.n_epochs must be "auto" or an integer from 1 to 50, got 0
 local misuse = require("openai.finetunes.misuse")
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 
 local type, pairs, next, ipairs, tostring, getmetatable = type, pairs, next, ipairs, tostring, getmetatable
 local format, gsub, concat = string.format, string.gsub, table.concat
 local math_type, floor, huge = rawget(math, "type"), math.floor, math.huge
 
 local fail, describe = misuse.fail, misuse.describe
-local NULL, ARRAY_MT = core.null, core.array_mt
+local NULL, ARRAY_MT = codec.null, codec.array_mt
 
 local check = {}
 

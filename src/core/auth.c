@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "auth.h"
-#include "core.h"
 #include "headers.h"
+#include "util.h"
 
 static char *dup_string(const char *s) {
   size_t n = strlen(s) + 1;

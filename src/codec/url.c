@@ -1,11 +1,11 @@
 /*
- * url.c: core.escape (one path segment) and core.encode_query (a query
+ * url.c: codec.escape (one path segment) and codec.encode_query (a query
  * string the way openai-python and openai-node write it: keys sorted,
  * metadata[k]=v, tags[]=v, true/false), rules in HACKING.md "URLs".
  */
 #include <string.h>
 
-#include "core.h"
+#include "codec.h"
 #include "json_lua.h"
 #include "url.h"
 
@@ -53,7 +53,7 @@ size_t oft_url_encode(oft_url_set set, const char *s, size_t len, char *out) {
   return o;
 }
 
-/* ---- core.escape ------------------------------------------------------------- */
+/* ---- codec.escape ------------------------------------------------------------- */
 
 static int url_escape(lua_State *L) {
   size_t len, i, out_len;
@@ -72,7 +72,7 @@ static int url_escape(lua_State *L) {
   return 1;
 }
 
-/* ---- core.encode_query ------------------------------------------------------- */
+/* ---- codec.encode_query ------------------------------------------------------- */
 
 typedef struct query {
   lua_State *L;
@@ -180,7 +180,7 @@ static void query_value(query *q, int idx) {
       query_table(q, idx);
       break;
     case LUA_TLIGHTUSERDATA:
-      if (lua_touserdata(L, idx) == NULL) break; /* core.null: no value, like nil */
+      if (lua_touserdata(L, idx) == NULL) break; /* codec.null: no value, like nil */
       query_fail(q, "cannot encode light userdata");
       break;
     default: {

@@ -161,6 +161,7 @@ static int core_new(lua_State *L) {
     verify = oft_arg_boolean(L, tls, "verify", 1, "tls.", 1);
   }
 
+  oft_libcurl_init(L);
   c = (oft_client *)lua_newuserdatauv(L, sizeof *c, 1);
   memset(c, 0, sizeof *c); /* closed: __gc has nothing to free yet */
   luaL_setmetatable(L, OFT_CLIENT_MT);

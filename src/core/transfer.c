@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "args.h"
-#include "core.h"
+#include "compat.h"
 #include "errors.h"
 #include "headers.h"
 #include "transfer.h"

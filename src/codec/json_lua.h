@@ -10,7 +10,7 @@
 
 #include "compat.h"
 
-/* Registry name of core.array_mt (luaL_getmetatable(L, OFT_ARRAY_MT)). */
+/* Registry name of codec.array_mt (luaL_getmetatable(L, OFT_ARRAY_MT)). */
 #define OFT_ARRAY_MT "openai.finetunes.array"
 
 /* Nesting limit of json_encode (json_decode's is OFT_JSON_DEFAULT_DEPTH). */
@@ -76,7 +76,7 @@ typedef enum oft_shape {
 typedef struct oft_shape_info {
   oft_shape shape;
   size_t n;
-  int array; /* EMPTY: the table has core.array_mt */
+  int array; /* EMPTY: the table has codec.array_mt */
   size_t first_key, kb_mark;
   const char *why; /* BAD: "cannot encode table key of type boolean", ... */
 } oft_shape_info;

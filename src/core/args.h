@@ -9,7 +9,7 @@
 #ifndef OFT_ARGS_H
 #define OFT_ARGS_H
 
-#include "core.h"
+#include "compat.h"
 
 /*
  * A string field, or NULL when absent. With len == NULL the caller wants a C

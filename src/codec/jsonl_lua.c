@@ -1,5 +1,5 @@
 /*
- * jsonl_lua.c: core.validate_jsonl, a training file streamed through the
+ * jsonl_lua.c: codec.validate_jsonl, a training file streamed through the
  * jsonl_validate.h rules by jsonl_stream.h (1 MiB blocks, split into lines;
  * memory bounded by the longest line, not the file).
  *
@@ -12,11 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "codec.h"
 #include "jsonl_stream.h"
 #include "jsonl_validate.h"
 
-#define SCAN_MT "openai.finetunes.core.jsonl_scan"
+#define SCAN_MT "openai.finetunes.codec.jsonl_scan"
 
 typedef struct scan {
   oft_jsonl_validator v;
@@ -86,7 +86,7 @@ static long read_fd(void *ud, char *dst, size_t room, int *err) {
 }
 
 /*
- * core.validate_jsonl(path, method, max_problems, token_limit, min_examples)
+ * codec.validate_jsonl(path, method, max_problems, token_limit, min_examples)
  *   -> report | nil, message, "open" | "read"
  * method: "supervised" | "dpo" | "reinforcement". The Lua face
  * (training_data.lua) checks the arguments and documents the report.

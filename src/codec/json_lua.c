@@ -1,5 +1,5 @@
 /*
- * json_lua.c: core.json_decode, core.json_encode, core.null, core.array_mt
+ * json_lua.c: codec.json_decode, codec.json_encode, codec.null, codec.array_mt
  * (rules in HACKING.md "JSON").
  *
  * Memory: the parser arena lives in a userdata (json_doc) and the encoder's
@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "codec.h"
 #include "json_lua.h"
 #include "json_parse.h"
 
-#define DOC_MT "openai.finetunes.core.json_doc"
-#define SCRATCH_MT "openai.finetunes.core.scratch"
+#define DOC_MT "openai.finetunes.codec.json_doc"
+#define SCRATCH_MT "openai.finetunes.codec.scratch"
 
 /* Buffers up to this size are kept for the next call; bigger ones are freed. */
 #define KEEP_BYTES ((size_t)1 << 20)
@@ -275,7 +275,7 @@ void oft_table_shape(lua_State *L, int idx, oft_scratch *sc, oft_shape_info *inf
       info->why = "cannot encode table with both array and object keys";
     } else if (nint) {
       if (maxk != nint) {
-        info->why = "cannot encode sparse array (keys are not 1..n; use core.null for holes)";
+        info->why = "cannot encode sparse array (keys are not 1..n; use codec.null for holes)";
       } else {
         info->shape = OFT_SHAPE_ARRAY;
         info->n = nint;
@@ -654,7 +654,7 @@ static void encode_value(const encoder *e, int idx) {
       break;
     case LUA_TTABLE: encode_table(e, idx); break;
     case LUA_TLIGHTUSERDATA:
-      if (lua_touserdata(L, idx) == NULL) { /* core.null */
+      if (lua_touserdata(L, idx) == NULL) { /* codec.null */
         oft_scratch_add(L, e->sc, "null", 4);
         break;
       }

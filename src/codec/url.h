@@ -1,7 +1,7 @@
 /*
  * url.h: percent-encoding for URLs (rules in HACKING.md "URLs").
- * The Lua functions core.escape and core.encode_query are added by
- * oft_url_open (core.h); these are the byte-level encoders under them.
+ * The Lua functions codec.escape and codec.encode_query are added by
+ * oft_url_open (codec.h); these are the byte-level encoders under them.
  */
 #ifndef OFT_URL_H
 #define OFT_URL_H

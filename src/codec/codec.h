@@ -1,0 +1,20 @@
+/*
+ * codec.h: the parts of openai.finetunes.codec that codec.c opens. Nothing
+ * here, or in any file of src/codec/, includes libcurl: the codec loads
+ * where libcurl is absent or unwanted (inside nginx).
+ */
+#ifndef OFT_CODEC_H
+#define OFT_CODEC_H
+
+#include "compat.h"
+
+/* Each adds its functions to the module table on top of the stack. */
+void oft_json_open(lua_State *L);   /* json_lua.c: json_decode, json_encode, null, array_mt */
+void oft_url_open(lua_State *L);    /* url.c: escape, encode_query */
+void oft_jsonl_open(lua_State *L);  /* jsonl_lua.c: validate_jsonl (training-data checks) */
+void oft_md5_open(lua_State *L);    /* hash_lua.c: md5, md5_file, md5_new (RFC 1321) */
+void oft_sha256_open(lua_State *L); /* hash_lua.c: sha256, sha256_file, sha256_new (FIPS 180-4) */
+void oft_hmac_open(lua_State *L);   /* hmac_lua.c: hmac_sha256 (RFC 2104), equal_constant_time */
+void oft_base64_open(lua_State *L); /* base64_lua.c: base64_encode, base64_decode (RFC 4648) */
+
+#endif /* OFT_CODEC_H */
