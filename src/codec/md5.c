@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "block64.h"
 #include "md5.h"
 #include "util.h"
 
@@ -131,30 +132,15 @@ void oft_md5_init(oft_md5 *m) {
 }
 
 void oft_md5_update(oft_md5 *m, const unsigned char *p, size_t n) {
-  size_t used = (size_t)(m->bytes & 63U);
-  m->bytes += n;
-  if (used > 0) {
-    size_t take = 64 - used < n ? 64 - used : n;
-    memcpy(m->block + used, p, take);
-    p += take;
-    n -= take;
-    if (used + take < 64) return;
-    md5_block(m->h, m->block);
-  }
-  for (; n >= 64; p += 64, n -= 64) md5_block(m->h, p);
-  if (n > 0) memcpy(m->block, p, n);
+  oft_block64_update(m->h, &m->bytes, m->block, md5_block, p, n);
 }
 
 /* Pads a copy (section 3.1-3.2): the state goes on. */
 void oft_md5_digest(const oft_md5 *m, unsigned char out[OFT_MD5_SIZE]) {
   oft_md5 c = *m;
   unsigned char pad[72];
-  uint64_t bits = m->bytes * 8U;
-  size_t used = (size_t)(m->bytes & 63U), padlen = (used < 56 ? 56 : 120) - used, i;
-  memset(pad, 0, sizeof pad);
-  pad[0] = 0x80;
-  for (i = 0; i < 8; i++) pad[padlen + i] = (unsigned char)(bits >> (8 * i));
-  oft_md5_update(&c, pad, padlen + 8);
+  size_t i;
+  oft_md5_update(&c, pad, oft_block64_padding(m->bytes, 0, pad));
   for (i = 0; i < OFT_MD5_SIZE; i++) out[i] = (unsigned char)(c.h[i / 4] >> (8 * (i % 4)));
 }
 

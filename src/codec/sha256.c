@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "block64.h"
 #include "sha256.h"
 
 /* 4.2.2: the first 32 bits of the fractional parts of the cube roots of the first 64 primes */
@@ -72,29 +73,14 @@ void oft_sha256_init(oft_sha256 *s) {
 }
 
 void oft_sha256_update(oft_sha256 *s, const unsigned char *p, size_t n) {
-  size_t used = (size_t)(s->bytes & 63U);
-  s->bytes += n;
-  if (used > 0) {
-    size_t take = 64 - used < n ? 64 - used : n;
-    memcpy(s->block + used, p, take);
-    p += take;
-    n -= take;
-    if (used + take < 64) return;
-    sha256_block(s->h, s->block);
-  }
-  for (; n >= 64; p += 64, n -= 64) sha256_block(s->h, p);
-  if (n > 0) memcpy(s->block, p, n);
+  oft_block64_update(s->h, &s->bytes, s->block, sha256_block, p, n);
 }
 
-/* 5.1.1: pads a copy (a 1 bit, zeros, the bit length big-endian), so s goes on */
+/* 5.1.1: pads a copy, so s goes on */
 void oft_sha256_digest(const oft_sha256 *s, unsigned char out[OFT_SHA256_SIZE]) {
   oft_sha256 c = *s;
   unsigned char pad[72];
-  uint64_t bits = s->bytes * 8U;
-  size_t used = (size_t)(s->bytes & 63U), padlen = (used < 56 ? 56 : 120) - used, i;
-  memset(pad, 0, sizeof pad);
-  pad[0] = 0x80;
-  for (i = 0; i < 8; i++) pad[padlen + i] = (unsigned char)(bits >> (56 - 8 * i));
-  oft_sha256_update(&c, pad, padlen + 8);
+  size_t i;
+  oft_sha256_update(&c, pad, oft_block64_padding(s->bytes, 1, pad));
   for (i = 0; i < OFT_SHA256_SIZE; i++) out[i] = (unsigned char)(c.h[i / 4] >> (24 - 8 * (i % 4)));
 }
