@@ -13,7 +13,7 @@
 -- CHUNK is Lua source of `return function(vars) ... return {..} end`; `vars`
 -- holds strings. The chunk picks no transport itself: ft.new takes the default
 -- one (curl here, ngx inside nginx). Results must be JSON-encodable.
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 local util = require("openai.finetunes.fake.util")
 
 local M = { TRANSPORTS = { "curl", "ngx" } }
@@ -21,13 +21,13 @@ local M = { TRANSPORTS = { "curl", "ngx" } }
 local srv, dir
 
 local HANDLER = [[
-  local core = require("openai.finetunes.core")
+  local codec = require("openai.finetunes.codec")
   local vars = ngx.req.get_uri_args()
   local fn = assert(dofile(vars.chunk))
   local ok, out = pcall(fn, vars)
   if not ok then out = { raised = tostring(out) } end
   ngx.header["Content-Type"] = "application/json"
-  ngx.say(core.json_encode(out))
+  ngx.say(codec.json_encode(out))
 ]]
 
 function M.setup()
@@ -80,7 +80,7 @@ function M.run(transport, code, vars, timeout)
     local openresty = require("spec.support.openresty")
     local status, body = openresty.get(srv:url("/run?" .. query(v)), timeout or 60)
     assert(status == 200, "nginx answered " .. tostring(status) .. ": " .. tostring(body) .. "\n" .. srv:error_log())
-    out = assert(core.json_decode(body), body)
+    out = assert(codec.json_decode(body), body)
   end
   os.remove(path)
   return out
