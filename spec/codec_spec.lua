@@ -61,15 +61,6 @@ describe("codec module", function()
     assert.is_true(ok, err)
     assert.equal("clean", out)
   end)
-
-  it("the client layer needs only the codec until a curl transport is made", function()
-    local ok, out, err = H.run_lua([[
-      require("openai.finetunes.client")
-      io.write(tostring(package.loaded["openai.finetunes.core"]))
-    ]])
-    assert.is_true(ok, err)
-    assert.equal("nil", out)
-  end)
 end)
 
 describe("codec.sha256", function()
