@@ -25,7 +25,7 @@ local ECHO = [[
       local c = ft.new(o)
       local r, err = c:models()
       out[i] = { ok = r ~= nil, message = err and err.message, text = tostring(err), param = err and err.param,
-        request_id = err and err.request_id, body = require("openai.finetunes.core").json_encode(err and err.body),
+        request_id = err and err.request_id, body = require("openai.finetunes.codec").json_encode(err and err.body),
         header = err and err.headers and err.headers["x-request-id"], status = err and err.status }
     end
     return out
