@@ -12,6 +12,8 @@ local config = require("openai.finetunes.config")
 local misuse = require("openai.finetunes.misuse")
 local retry = require("openai.finetunes.call.retry")
 local response_cache = require("openai.finetunes.call.cache")
+local call_lifecycle = require("openai.finetunes.call.lifecycle")
+local clock = require("openai.finetunes.call.clock")
 local token_auth = require("openai.finetunes.transport.token_auth")
 local header_refusal = require("openai.finetunes.transport.exchange").header_refusal
 
@@ -269,8 +271,9 @@ local function redacted(transport, res, err)
   return copy, nil
 end
 
--- A transport answer -> result, meta | nil, err.
-local function finish(row, res, err, attempts, sink, transport)
+-- A transport answer to `req` -> result, meta | nil, err (what a server
+-- sent for a failure redacted through `transport`).
+local function finish(row, res, err, attempts, req, transport)
   if err then return nil, errors.from_transport(select(2, redacted(transport, nil, err)), attempts) end
   local status = res.status
   if type(status) ~= "number" or status < 200 or status > 299 then
@@ -280,7 +283,7 @@ local function finish(row, res, err, attempts, sink, transport)
   if row.result == "raw" then
     return res.body or "", meta
   elseif row.result == "file" then
-    return { path = sink, bytes = res.bytes_written }, meta
+    return { path = req and req.sink, bytes = res.bytes_written }, meta
   end
   local body = res.body
   if type(body) ~= "string" or body == "" then
@@ -291,18 +294,10 @@ local function finish(row, res, err, attempts, sink, transport)
   return value, meta
 end
 
+-- The call's lifecycle (cache, breaker, attempts, retries, total_timeout):
+-- lifecycle.lua, the same one batch and large uploads run through the scheduler.
 local function send(st, row, req, max_retries, total_timeout)
-  local cache, ticket = st.cache, nil
-  if cache then
-    local hit
-    hit, ticket = cache:get(row, req)
-    if hit then return response_cache.served(finish(row, hit, nil, 0, req.sink)) end
-  end
-  local res, err, attempts = st.policy:perform(st.transport, req,
-    { max_retries = max_retries, total_timeout = total_timeout })
-  local result, second = finish(row, res, err, attempts, req.sink, st.transport)
-  if ticket then cache:done(ticket, result ~= nil and res or nil) end
-  return result, second
+  return call_lifecycle.perform(st.calls, row, req, max_retries, total_timeout)
 end
 
 -- Method generation ---------------------------------------------------------
@@ -432,8 +427,11 @@ end
 -- result, meta | nil, err.
 function lifecycle._finish(self, name, res, err, attempts, req)
   local st = state_of(self, "_finish")
-  return finish(endpoints[name], res, err, attempts or 1, req and req.sink, st.transport)
+  return finish(endpoints[name], res, err, attempts or 1, req, st.transport)
 end
+
+-- What call/lifecycle.lua needs of this client: {transport, policy, cache, finish}.
+function lifecycle._calls(self) return state_of(self, "_calls").calls end
 
 add_methods(lifecycle, true)
 
@@ -525,8 +523,9 @@ function M.new(opts)
   if r.cache then
     local transport = st.transport
     st.cache = response_cache.new{ ttl = r.cache.ttl, base_url = r.base_url,
-      now = function() return retry.now(transport) end }
+      now = function() return clock.now(transport) end }
   end
+  st.calls = { transport = st.transport, policy = st.policy, cache = st.cache, finish = finish }
   r.api_key = nil -- handed to the transport; not kept anywhere in Lua
   local self = setmetatable({ [STATE] = st }, ClientMT)
   if r.raise then return Client.strict(self) end

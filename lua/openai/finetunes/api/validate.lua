@@ -42,7 +42,9 @@ function validate.query(row, q)
     sort(unknown, function(a, b) return tostring(a) < tostring(b) end)
     fail(format("unknown query key %s (known keys: %s)", describe(unknown[1]), row.query_names))
   end
-  for _, rule in ipairs(row.query) do
+  local rules = row.query
+  for i = 1, #rules do
+    local rule = rules[i]
     local key = rule[1]
     local v = q[key]
     if v ~= nil then rule[2](v, key, rule[3], rule[4]) end

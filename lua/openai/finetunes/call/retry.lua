@@ -21,6 +21,8 @@
 local retry_after = require("openai.finetunes.call.retry_after")
 local misuse = require("openai.finetunes.misuse")
 local circuit_breaker = require("openai.finetunes.call.circuit_breaker")
+local clock = require("openai.finetunes.call.clock")
+local lifecycle = require("openai.finetunes.call.lifecycle")
 
 local M = {}
 
@@ -211,6 +213,13 @@ function Policy:allow(now)
   return self.breaker:allow(now)
 end
 
+--- The gate on the transport's clock (read only when there is a breaker).
+function Policy:gate(transport)
+  local breaker = self.breaker
+  if not breaker then return true, false end
+  return breaker:allow(clock.now(transport))
+end
+
 --- Report a finished call to the breaker (`success` = not `is_failure`).
 function Policy:record(success, now)
   if self.breaker then self.breaker:record(success, now) end
@@ -226,84 +235,19 @@ function Policy:circuit_state()
   return self.breaker and self.breaker:state() or nil
 end
 
--- A transport should give now() and sleep() (the curl and ngx ones do; ngx's
--- yield). For a user's transport with only request(), fall back to the C core's
--- monotonic clock and sleep, else LuaSocket's, else fail clearly on a wait.
--- Every helper that waits or keeps time (retries, batch, large uploads,
--- workflows, the cache) reads the clock through these two.
-local fallback
-local function fallbacks()
-  if fallback == nil then
-    local ok, core = pcall(require, "openai.finetunes.core")
-    if ok and type(core) == "table" and core.now and core.sleep then
-      fallback = { now = core.now, sleep = core.sleep }
-    else
-      local has_socket, socket = pcall(require, "socket")
-      if has_socket and type(socket) == "table" and socket.gettime and socket.sleep then
-        fallback = { now = socket.gettime, sleep = socket.sleep }
-      else
-        fallback = false
-      end
-    end
-  end
-  return fallback
-end
-
---- The transport's clock (seconds, monotonic where it can be).
-function M.now(transport)
-  if transport.now then return transport:now() end
-  local f = fallbacks()
-  return f and f.now() or os.time()
-end
-
---- Wait through the transport (inside nginx: yield).
-function M.sleep(transport, seconds)
-  if transport.sleep then return transport:sleep(seconds) end
-  local f = fallbacks()
-  if not f then error("the transport has no sleep method to wait with", 3) end
-  return f.sleep(seconds)
-end
-
---- A call's overall limit (`total_timeout`) as a deadline on the transport's
--- clock, or nil without one.
-function M.deadline(transport, total_timeout)
-  return total_timeout and M.now(transport) + total_timeout or nil
-end
-
---- The req of the next attempt of a call with a `deadline` (M.deadline): a
--- copy whose per-attempt timeouts are cut to the time left, so one stalled
--- attempt cannot outlive the call. nil when no time is left. Without a
--- deadline: `req` itself.
-function M.within(transport, req, deadline)
-  if not deadline then return req end
-  local left = deadline - M.now(transport)
-  if left <= 0 then return nil end
-  local r = {}
-  for k, v in pairs(req) do r[k] = v end
-  -- 0 or absent means "no limit" to the transports
-  for _, name in ipairs({ "timeout", "connect_timeout", "idle_timeout" }) do
-    if name == "timeout" or r[name] then
-      if not r[name] or r[name] <= 0 or r[name] > left then r[name] = left end
-    end
-  end
-  return r
-end
-
---- The transport-shaped error of a call whose deadline passed before its
--- next attempt could start (`attempts` made so far).
-function M.deadline_error(attempts)
-  return { kind = "timeout", message = attempts == 0 and "the call's total_timeout expired before it was sent"
-    or "the call's total_timeout expired", attempts = attempts }
-end
+-- The clock lives in clock.lua; these two names stay while
+-- transport/token_auth.lua and workflow/wait.lua read it through retry.lua.
+M.now = clock.now
+M.sleep = clock.sleep
 
 --- After attempt number `attempt` of `req` ended in `res` or `err`: the delay
 -- before the next attempt (the on_retry hook is told), or nil when this
 -- outcome is final (the circuit breaker is told). `max_retries` as in decide;
--- `deadline` (M.deadline, optional): no retry whose wait reaches it.
+-- `deadline` (lifecycle.lua's, optional): no retry whose wait reaches it.
 function Policy:settle(transport, req, attempt, res, err, max_retries, deadline)
-  local delay, why = self:decide(attempt, res, err, max_retries, deadline and deadline - M.now(transport))
+  local delay, why = self:decide(attempt, res, err, max_retries, deadline and deadline - clock.now(transport))
   if not delay then
-    self:record(not self:is_failure(res, err), M.now(transport))
+    if self.breaker then self:record(not self:is_failure(res, err), clock.now(transport)) end
     return nil
   end
   if self.on_retry then
@@ -316,58 +260,23 @@ function Policy:settle(transport, req, attempt, res, err, max_retries, deadline)
   return delay
 end
 
---- Perform `req` through `transport`, retrying per the policy.
--- Returns `res, err, attempts`: the final response (any status) or the final
--- transport error (which also gets `err.attempts`), and the number of attempts
--- made (0 when the circuit breaker refused the call). `opts.max_retries`
--- overrides the client's for this call; `opts.total_timeout` (seconds) bounds
--- the whole call: every attempt, and the waits between them, get at most the
--- time left (a timeout error when it runs out). A Lua error raised by the
--- transport (a failing progress callback) is never retried: it propagates unchanged.
+--- Perform `req` through `transport`, retrying per the policy: the call
+-- lifecycle of lifecycle.lua without a cache or a decoder. Returns `res, err,
+-- attempts`: the final response (any status) or the final transport error
+-- (which also gets `err.attempts`), and the number of attempts made (0 when
+-- the circuit breaker refused the call). `opts.max_retries` overrides the
+-- client's for this call; `opts.total_timeout` (seconds) bounds the whole
+-- call: every attempt, and the waits between them, get at most the time left
+-- (a timeout error when it runs out). A Lua error raised by the transport (a
+-- failing progress callback) is never retried: it propagates unchanged.
 function Policy:perform(transport, req, opts)
   local max_retries = self.max_retries
-  local total_timeout = opts and opts.total_timeout
   if opts ~= nil and opts.max_retries ~= nil then
     check(is_count(opts.max_retries), "max_retries", "a non-negative integer", opts.max_retries)
     max_retries = opts.max_retries
   end
-  local ok, probe = self:allow(M.now(transport))
-  if not ok then return nil, probe, 0 end
-  -- A half-open probe is one request: its outcome alone decides the circuit.
-  if probe then max_retries = 0 end
-  local deadline = M.deadline(transport, total_timeout)
-
-  local attempt, last_res, last_err = 0, nil, nil
-  while true do
-    local attempt_req = M.within(transport, req, deadline)
-    if not attempt_req then
-      if attempt == 0 then
-        if probe then self:abandon() end
-        return nil, M.deadline_error(0), 0
-      end
-      -- the wait before this retry ended at the deadline: the last outcome is final
-      self:record(not self:is_failure(last_res, last_err), M.now(transport))
-      if last_err then last_err.attempts = attempt end
-      return last_res, last_err, attempt
-    end
-    attempt = attempt + 1
-    local called, res, err = pcall(transport.request, transport, attempt_req)
-    if not called then
-      if probe then self:abandon() end
-      error(res, 0)
-    end
-    if res == nil and err == nil then
-      if probe then self:abandon() end
-      error("transport returned neither a response nor an error", 2)
-    end
-    local delay = self:settle(transport, req, attempt, res, err, max_retries, deadline)
-    if not delay then
-      if err then err.attempts = attempt end
-      return res, err, attempt
-    end
-    last_res, last_err = res, err
-    if delay > 0 then M.sleep(transport, delay) end
-  end
+  return lifecycle.perform({ transport = transport, policy = self }, nil, req, max_retries,
+    opts and opts.total_timeout)
 end
 
 return M

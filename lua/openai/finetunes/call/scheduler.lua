@@ -1,10 +1,11 @@
 -- openai.finetunes.call.scheduler: many prepared requests of one client in flight
 -- at once, for the helpers that drive their own transfers (batch.lua,
--- large_upload.lua). Each request keeps the rules a plain method call has:
--- the response cache (a hit is served without sending), the circuit breaker
--- asked when the request first starts and told its final outcome (a half-open
--- probe gets no retries), its own retries and backoff by the retry policy (a
--- request waiting to retry frees its slot and holds back no other).
+-- large_upload.lua). Each request is one call of lifecycle.lua, the rules a
+-- plain method call has: the response cache (a hit is served without
+-- sending), the circuit breaker asked when the request first starts and told
+-- its final outcome (a half-open probe gets no retries), its own retries and
+-- backoff by the retry policy (a request waiting to retry frees its slot and
+-- holds back no other), its total_timeout. This file only keeps them in flight.
 --
 --   local run = scheduler.new(client, tasks, {
 --     limit = 4,                             -- requests in flight at most
@@ -28,8 +29,8 @@
 -- Over a transport with start/poll (the C core's curl multi, the ngx
 -- transport's light threads) the requests share it; over one with only
 -- request() they go one at a time.
-local retry = require("openai.finetunes.call.retry")
-local cache_mod = require("openai.finetunes.call.cache")
+local clock = require("openai.finetunes.call.clock")
+local lifecycle = require("openai.finetunes.call.lifecycle")
 local endpoints = require("openai.finetunes.api.endpoints")
 
 local type, pairs, ipairs, pcall, error, tostring, setmetatable = type, pairs, ipairs, pcall, error, tostring,
@@ -79,61 +80,35 @@ function M.new(client, tasks, opts)
   if type(transport.start) ~= "function" or type(transport.poll) ~= "function" then
     driver, limit = sequential(transport), 1
   end
+  local env = client:_calls()
   local run = setmetatable({
-    client = client, transport = transport, driver = driver, limit = limit,
-    policy = client:_policy(), cache = client:_cache(),
+    transport = transport, driver = driver, limit = limit,
     on_done = opts.done, on_retry = opts.retry, pace = opts.pace,
     ready = {}, waiting = {}, inflight = {}, active = 0,
   }, Run)
   for i = #tasks, 1, -1 do -- a stack: pops in list order
-    tasks[i].attempt = 0
-    run.ready[#run.ready + 1] = tasks[i]
+    local task = tasks[i]
+    task.call = lifecycle.new(env, endpoints[task.name], task.req, task.max_retries, task.total_timeout)
+    run.ready[#run.ready + 1] = task
   end
   return run
 end
 
 function Run:now()
-  return retry.now(self.transport)
+  return clock.now(self.transport)
 end
 
--- The final outcome of a task: decoded, handed to the cache and to `done`.
-function Run:finish(task, res, err)
-  local result, second = self.client:_finish(task.name, res, err, task.attempt, task.req)
-  if task.ticket then self.cache:done(task.ticket, result ~= nil and res or nil) end
-  return self.on_done(task, result, second)
-end
-
--- Starts a task (or finishes it at once: a cache hit, an open circuit, a
--- transport that refuses it). Returns what `done` returned, if it ran.
+-- Starts a task (or finishes it at once: a cache hit, an open circuit, its
+-- total_timeout spent, a transport that refuses it). Returns what `done`
+-- returned, if it ran.
 function Run:launch(task)
-  local policy = self.policy
-  if task.attempt == 0 then
-    if self.cache then
-      local hit, ticket = self.cache:get(endpoints[task.name], task.req)
-      if hit then
-        return self.on_done(task, cache_mod.served(self.client:_finish(task.name, hit, nil, 0, task.req)))
-      end
-      task.ticket = ticket
-    end
-    local ok, probe = policy:allow(self:now())
-    if not ok then return self:finish(task, nil, probe) end
-    task.probe = probe
-    -- A half-open probe is one request: its outcome alone decides the circuit.
-    if probe then task.max_retries = 0 end
-    task.deadline = retry.deadline(self.transport, task.total_timeout)
+  local call = task.call
+  if call.attempt == 0 then
+    local done, result, second = call:open()
+    if done then return self.on_done(task, result, second) end
   end
-  local req = retry.within(self.transport, task.req, task.deadline)
-  if not req then
-    -- total_timeout ran out: before the first attempt, or in the wait before a
-    -- retry (then the last outcome is final, and the breaker hears of it)
-    if task.attempt == 0 then
-      if task.probe then policy:abandon() end
-      return self:finish(task, nil, retry.deadline_error(0))
-    end
-    policy:record(not policy:is_failure(task.last_res, task.last_err), self:now())
-    return self:finish(task, task.last_res, task.last_err)
-  end
-  task.attempt = task.attempt + 1
+  local req = call:next_attempt()
+  if not req then return self.on_done(task, call:expired()) end
   local started, id, err = pcall(self.driver.start, self.driver, req)
   if not started then
     -- the ngx transport raises outside the phases that have cosockets
@@ -141,8 +116,8 @@ function Run:launch(task)
   end
   if id == nil then
     -- refused before anything was sent: final, as from the blocking request
-    policy:record(not policy:is_failure(nil, err), self:now())
-    return self:finish(task, nil, err or { kind = "invalid_request", message = "the transport refused the request" })
+    return self.on_done(task, call:refused(err or { kind = "invalid_request",
+      message = "the transport refused the request" }))
   end
   self.inflight[id] = task
   self.active = self.active + 1
@@ -150,14 +125,13 @@ end
 
 -- A finished exchange: a retry scheduled, or the task's final outcome.
 function Run:complete(task, res, err)
+  local call = task.call
   if err and err.callback_error ~= nil then
-    if task.probe then self.policy:abandon() end
+    call:abandon()
     error(err.callback_error, 0)
   end
-  local delay = self.policy:settle(self.transport, task.req, task.attempt, res, err, task.max_retries,
-    task.deadline)
-  if not delay then return self:finish(task, res, err) end
-  task.last_res, task.last_err = res, err
+  local delay = call:attempted(res, err)
+  if not delay then return self.on_done(task, call:close(res, err)) end
   if self.on_retry then self.on_retry(task) end
   task.due = self:now() + delay
   self.waiting[#self.waiting + 1] = task
@@ -188,7 +162,7 @@ function Run:step()
     timeout = paced
   end
   if self.active == 0 then
-    if #waiting > 0 and timeout > 0 then retry.sleep(self.transport, timeout) end
+    if #waiting > 0 and timeout > 0 then clock.sleep(self.transport, timeout) end
     return nil
   end
   if timeout < 0 then timeout = 0 end
@@ -207,7 +181,7 @@ end
 function Run:cancel_all()
   for id, task in pairs(self.inflight) do
     self.driver:cancel(id)
-    if task.probe then self.policy:abandon() end
+    task.call:abandon()
   end
   self.inflight, self.active = {}, 0
 end

@@ -65,7 +65,7 @@ local codec = require("openai.finetunes.codec")
 local misuse = require("openai.finetunes.misuse")
 local payloads = require("openai.finetunes.api.payloads")
 local errors = require("openai.finetunes.errors")
-local retry = require("openai.finetunes.call.retry")
+local clock = require("openai.finetunes.call.clock")
 local scheduler = require("openai.finetunes.call.scheduler")
 
 local type, pairs, ipairs, pcall, error, setmetatable = type, pairs, ipairs, pcall, error, setmetatable
@@ -186,7 +186,7 @@ local function send_parts(self, s, parts)
   local function report(force)
     if not on_progress then return end
     local sent = sent_bytes()
-    local t = retry.now(transport)
+    local t = clock.now(transport)
     if force or (sent > reported and t - last_report >= PROGRESS_EVERY) then
       reported, last_report = sent, t
       on_progress(sent, total, { parts_done = done_parts, parts = nparts, retries = retries })
@@ -258,7 +258,7 @@ local function send_parts(self, s, parts)
   while hasher and hashed < total do
     local err = hash_slice()
     if err then return nil, err end
-    retry.sleep(transport, 0) -- a yield inside nginx
+    clock.sleep(transport, 0) -- a yield inside nginx
   end
 
   local ids = setmetatable({}, codec.array_mt)
