@@ -137,20 +137,37 @@ describe("exchange", function()
     assert.are.equal(boom, err.callback_error)
   end)
 
-  it("gives each socket operation what is left of the total timeout, or the idle timeout when shorter", function()
+  it("gives each socket operation what is left of the total timeout, or of the idle timeout", function()
     local x = assert(exchange.new({ url = "http://h/x", timeout = 10, idle_timeout = 2 }, {}))
     x:begin(100)
     assert.are.equal(2, x:wait(100))
     local _, err = x:timed_out("waiting for the response")
     assert.are.same({ "timeout", "waiting for the response: no data sent or received for 2 s (idle_timeout)" },
       { err.kind, err.message })
-    assert.are.equal(1, x:wait(109))
+    assert.are.equal(1.5, x:wait(100.5)) -- idle counts from the last byte that moved
+    local left
+    left, err = x:wait(102)
+    assert.is_nil(left)
+    assert.matches("idle_timeout", err.message, 1, true)
+    x:sent(0) -- a byte moved just now
+    assert.are.equal(1.5, x:wait(108.5))
     _, err = x:timed_out("sending the request")
     assert.are.equal("sending the request: the total timeout of 10 s expired", err.message)
-    local left
     left, err = x:wait(110)
     assert.is_nil(left)
     assert.are.equal("timeout", err.kind)
+
+    -- with a progress callback a read waits at most a second, then progress runs
+    local calls = 0
+    local ticking = assert(exchange.new({ url = "http://h/x", timeout = 10,
+      progress = function() calls = calls + 1; return calls < 2 end }, {}))
+    ticking:begin(0)
+    assert.are.equal(10, ticking:wait(0))
+    assert.are.equal(1, ticking:wait(0, true))
+    assert.is_true(ticking:expired("waiting for the response"))
+    assert.are.equal(1, ticking:wait(1, true))
+    _, err = ticking:expired("waiting for the response")
+    assert.are.same({ "aborted", 2 }, { err.kind, calls })
     local none = assert(exchange.new({ url = "http://h/x", timeout = 0 }, { limits = { timeout = 5 } }))
     none:begin(0)
     assert.are.equal(math.huge, none:wait(1e9))

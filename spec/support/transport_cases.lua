@@ -557,6 +557,24 @@ M.cases[#M.cases + 1] = {
   end,
 }
 
+M.cases[#M.cases + 1] = {
+  name = "progress runs about once a second while the server stalls, so it can stop the exchange",
+  run = function(env)
+    local t = env.transport()
+    local calls = 0
+    local t0 = env.now()
+    local _, err = t:request({ method = "GET", url = env.fake .. "/models",
+      headers = { ["x-fake-fault"] = "stall;seconds=5" },
+      progress = function() calls = calls + 1; return env.now() - t0 < 1.5 end })
+    return { err = err_of(err), calls = calls, elapsed = env.now() - t0 }
+  end,
+  check = function(out, assert)
+    assert.are.equal("aborted", out.err.kind)
+    assert.is_true(out.calls >= 2, out.calls .. " calls")
+    assert.is_true(out.elapsed >= 1.4 and out.elapsed < 3.5, "elapsed " .. out.elapsed)
+  end,
+}
+
 -- The canned answers the cases ask env.canned for (spec/support/canned_http.lua serves them).
 M.CANNED = {
   cl_conflict = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n{\"a\":1}",

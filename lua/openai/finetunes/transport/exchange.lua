@@ -13,7 +13,8 @@
 --   local x, err = exchange.new(req, opts)   -- check + normalise; opens the sink's temp file
 --   x.url (http1.split_url), x.head (fragments for sock:send), x:body_source()
 --   x:begin(now)                     the clocks start: total deadline, idle
---   x:wait(now) -> seconds | nil, err   how long the next socket operation may wait
+--   x:wait(now [, resumable]) -> seconds | nil, err   how long the next socket operation may wait
+--   x:expired(doing) -> true | nil, err   a read timed out: the progress tick (go on) or a timeout
 --   x:timed_out(doing) -> nil, err   a socket operation's timeout, named idle or total
 --   x:sent(n) -> true | nil, err     n body bytes went out (progress)
 --   x:received(data | nil) -> "more" | "done", res, reusable | "fail", err   (nil = EOF)
@@ -317,24 +318,37 @@ end
 -- Timeouts: `timeout` bounds the whole exchange, `idle_timeout` any stretch with
 -- no byte moving either way (connecting counts), as the C core measures them.
 
+-- While an answer is awaited, progress is called at least once a second, data or
+-- not (libcurl does the same): a callback can stop a stalled exchange.
+local TICK = 1
+
 function Exchange:begin(now)
   self.deadline = self.timeout and (now + self.timeout) or math.huge
+  self.active_at, self.moved = now, false
 end
 
-function Exchange:wait(now)
-  local left = self.deadline - now
-  if left <= 0 then
-    self.idle_bound = false
-    return self:timed_out("waiting")
-  end
+--- wait(now [, resumable]) -> seconds | nil, err: how long the next socket operation
+-- may wait. `resumable` (a read: one that may time out and be tried again) may be
+-- cut to the progress tick; the adapter then asks expired().
+function Exchange:wait(now, resumable)
+  if self.moved then self.active_at, self.moved = now, false end
+  local left, bound = self.deadline - now, "total"
   local idle = self.idle_timeout
-  self.idle_bound = idle ~= nil and idle < left
-  if self.idle_bound then left = idle end
+  if idle and self.active_at + idle - now < left then left, bound = self.active_at + idle - now, "idle" end
+  self.bound = bound
+  if left <= 0 then return self:timed_out("waiting") end
+  if resumable and self.progress and TICK < left then left, self.bound = TICK, "tick" end
   return left
 end
 
+--- expired(doing) -> true (only the progress tick: wait again) | nil, err (a timeout).
+function Exchange:expired(doing)
+  if self.bound == "tick" then return self:report() end
+  return self:timed_out(doing)
+end
+
 function Exchange:timed_out(doing)
-  if self.idle_bound then
+  if self.bound == "idle" then
     return self:fail("timeout", format("%s: no data sent or received for %g s (idle_timeout)", doing,
       self.idle_timeout))
   end
@@ -356,7 +370,7 @@ function Exchange:report()
 end
 
 function Exchange:sent(n)
-  self.ulnow = self.ulnow + n
+  self.ulnow, self.moved = self.ulnow + n, true
   return self:report()
 end
 
@@ -404,7 +418,7 @@ end
 function Exchange:received(data)
   local reader = self.reader
   if data then
-    self.received_any = true
+    self.received_any, self.moved = true, true
     reader:feed(data)
   else
     reader:feed_eof()

@@ -78,8 +78,9 @@ Transport.__index = Transport
 Transport.__tostring = function() return "openai.finetunes.transport.ngx" end
 
 -- Every socket operation may wait what the exchange allows (total or idle timeout).
-local function arm(sock, x)
-  local left, err = x:wait(ngx.now())
+local function arm(sock, x, resumable)
+  ngx.update_time()
+  local left, err = x:wait(ngx.now(), resumable)
   if not left then return nil, err end
   local t = ms(left)
   sock:settimeouts(t, t, t)
@@ -155,17 +156,19 @@ end
 -- Read the answer into the exchange: res, nil, reusable | nil, err | nil, nil, nil, "stale".
 local function read(sock, x, reused)
   while true do
-    local ok, err = arm(sock, x)
+    local ok, err = arm(sock, x, true)
     if not ok then return nil, err end
     local data, rerr = sock:receiveany(READ_SIZE)
     if not data and reused and not x:answered() and rerr ~= "timeout" then return nil, nil, nil, "stale" end
     if not data and rerr ~= "closed" then
-      if rerr == "timeout" then return x:timed_out("waiting for the response") end
-      return x:fail("io", "reading the response failed: " .. rerr)
+      if rerr ~= "timeout" then return x:fail("io", "reading the response failed: " .. rerr) end
+      ok, err = x:expired("waiting for the response")
+      if not ok then return nil, err end
+    else
+      local state, a, b = x:received(data)
+      if state == "done" then return a, nil, b end
+      if state == "fail" then return nil, a end
     end
-    local state, a, b = x:received(data)
-    if state == "done" then return a, nil, b end
-    if state == "fail" then return nil, a end
   end
 end
 
