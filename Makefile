@@ -2,7 +2,7 @@
 #
 #   make                 build the C core for $(LUA) (default lua5.4)
 #   make test            run the busted specs (installs missing Debian packages first)
-#   make demo            start the fake server and run examples/workflow.lua
+#   make demo            the openai-ft command's live view against a fresh fake server (tools/demo.sh)
 #   make test LUA=luajit the same for another interpreter: lua5.1 lua5.2 lua5.3 lua5.4 luajit
 #
 # Every path is a ?= variable so luarocks or a packager can override it.
@@ -52,7 +52,7 @@ BUSTED_FLAGS ?=
 LUA_PATH_DEV = lua/?.lua;lua/?/init.lua;;
 LUA_CPATH_DEV = $(BUILD)/?.so;;
 
-# Debian packages the build, the specs and the demo need.
+# Debian packages the build and the specs need (the demo needs fewer: DEMO_DEBS).
 DEB_PKGS = build-essential pkg-config libcurl4-openssl-dev \
            lua5.4 liblua5.4-dev lua-cjson lua-socket lua-filesystem lua-sec \
            lua-busted lua-check openssl
@@ -61,7 +61,7 @@ DEB_PKGS_lua5.2 = lua5.2 liblua5.2-dev
 DEB_PKGS_lua5.3 = lua5.3 liblua5.3-dev
 DEB_PKGS_luajit = luajit2 libluajit2-5.1-dev
 
-.PHONY: all deps test demo lint clean
+.PHONY: all deps demo-deps test demo lint clean
 
 all: $(MODULES)
 
@@ -92,9 +92,16 @@ test: deps $(MODULES)
 	  $(LUA) $(BUSTED_SCRIPT) --lpath='lua/?.lua;lua/?/init.lua' \
 	  --cpath='$(BUILD)/?.so' $(BUSTED_FLAGS) $(SPEC)
 
-demo: deps $(MODULES)
-	LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='$(LUA_CPATH_DEV)' \
-	  $(LUA) examples/run-with-fake-server.lua examples/workflow.lua
+# The demo needs the build, the interpreter and what the fake server runs on; nothing of
+# the test suite's (no nginx, no busted).
+DEMO_DEBS = build-essential pkg-config libcurl4-openssl-dev lua5.4 liblua5.4-dev \
+            lua-socket lua-filesystem lua-cjson
+
+demo-deps:
+	@sh tools/ensure-debs.sh $(DEMO_DEBS) $(DEB_PKGS_$(LUA))
+
+demo: demo-deps $(MODULES)
+	@bash tools/demo.sh $(LUA)
 
 lint: deps
 	luacheck lua bin/openai-ft spec examples

@@ -1,4 +1,4 @@
--- Run an example against the local fake OpenAI server (what `make demo` does):
+-- Run an example against the local fake OpenAI server:
 -- start the server in a child process, point OPENAI_BASE_URL / OPENAI_API_KEY
 -- at it, run the example with this interpreter, stop the server, and exit
 -- with the example's status.

@@ -3,7 +3,7 @@
 -- events as they arrive, list checkpoints, show the fine-tuned model, clean up.
 --
 --   OPENAI_API_KEY=sk-... lua5.4 examples/workflow.lua [train.jsonl]
---   make demo            (the same against the local fake server)
+--   lua5.4 examples/run-with-fake-server.lua examples/workflow.lua   (against the local fake server)
 --
 -- POLL_INTERVAL (seconds, default 5) sets how often it asks for news.
 local ft = require("openai.finetunes")

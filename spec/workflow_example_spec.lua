@@ -1,4 +1,4 @@
--- `make demo` end to end: examples/run-with-fake-server.lua starts its own fake
+-- examples/workflow.lua end to end: examples/run-with-fake-server.lua starts its own fake
 -- server, runs examples/workflow.lua against it and exits with its status.
 local H = require("spec.support.client_helper")
 
