@@ -127,14 +127,21 @@ end
 -- request-id headers the answer has (provider.lua: OpenAI's x-request-id,
 -- Azure's apim-request-id).
 local REQUEST_ID_HEADERS = require("openai.finetunes.api.provider").REQUEST_ID_HEADERS
-local N_REQUEST_ID_HEADERS = #REQUEST_ID_HEADERS
+local ID1, ID2 = REQUEST_ID_HEADERS[1], REQUEST_ID_HEADERS[2]
 
-function errors.request_id(headers)
-  for i = 1, N_REQUEST_ID_HEADERS do
-    local v = headers[REQUEST_ID_HEADERS[i]]
-    if v then return v end
+if #REQUEST_ID_HEADERS <= 2 then
+  -- (unrolled: every answer's meta asks; t[nil] is nil)
+  function errors.request_id(headers)
+    return headers[ID1] or headers[ID2]
   end
-  return nil
+else
+  function errors.request_id(headers)
+    for i = 1, #REQUEST_ID_HEADERS do
+      local v = headers[REQUEST_ID_HEADERS[i]]
+      if v then return v end
+    end
+    return nil
+  end
 end
 
 -- A non-2xx transport response -> error. The OpenAI envelope is

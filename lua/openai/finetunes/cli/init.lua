@@ -23,17 +23,30 @@ M.commands = {
   { name = "fake-server", module = "openai.finetunes.cli.fake_server", raw = true },
 }
 
-local PROVIDER_NAMES = {}
-for i, p in ipairs(require("openai.finetunes.api.provider").LIST) do PROVIDER_NAMES[i] = p.name end
+-- The provider flags' names, variables and defaults come from the providers'
+-- tables (api/provider.lua).
+local providers = require("openai.finetunes.api.provider")
+local PROVIDER_NAMES, KEY_VARS = {}, {}
+for i, p in ipairs(providers.LIST) do
+  PROVIDER_NAMES[i] = p.name
+  if p.name ~= providers.DEFAULT then
+    KEY_VARS[#KEY_VARS + 1] = "with --provider " .. p.name .. " $" .. p.env.api_key
+  end
+end
+local DEFAULT_PROVIDER, AZURE = providers.NAMES[providers.DEFAULT], providers.azure
 
 -- Accepted before or after the command words.
 M.GLOBAL_OPTIONS = {
-  { "--api-key", "KEY", "API key (default $OPENAI_API_KEY; with --provider azure $AZURE_OPENAI_API_KEY)" },
-  { "--base-url", "URL", "API base URL (default $OPENAI_BASE_URL or https://api.openai.com/v1)" },
-  { "--provider", "NAME", "openai or azure (default $OPENAI_API_TYPE or openai)", type = "choice",
-    choices = PROVIDER_NAMES },
-  { "--endpoint", "URL", "Azure OpenAI resource, https://NAME.openai.azure.com (default $AZURE_OPENAI_ENDPOINT)" },
-  { "--api-version", "V", "Azure's dated API, e.g. 2024-10-21 (default $OPENAI_API_VERSION; none: the v1 API)" },
+  { "--api-key", "KEY", "API key (default $" .. DEFAULT_PROVIDER.env.api_key
+    .. (#KEY_VARS > 0 and "; " .. table.concat(KEY_VARS, "; ") or "") .. ")" },
+  { "--base-url", "URL", "API base URL (default $" .. DEFAULT_PROVIDER.env.base_url .. " or "
+    .. DEFAULT_PROVIDER.base_url .. ")" },
+  { "--provider", "NAME", table.concat(PROVIDER_NAMES, " or ") .. " (default $" .. providers.ENV .. " or "
+    .. providers.DEFAULT .. ")", type = "choice", choices = PROVIDER_NAMES },
+  { AZURE.flags.endpoint, "URL", "Azure OpenAI resource, https://NAME.openai.azure.com (default $"
+    .. AZURE.env.endpoint .. ")" },
+  { AZURE.flags.api_version, "V", "Azure's dated API, e.g. 2024-10-21 (default $" .. AZURE.env.api_version
+    .. "; none: the v1 API)" },
   { "--timeout", "SECONDS", "timeout of each HTTP request (default 600)", type = "number" },
   { "--max-retries", "N", "retries of each request on 429/5xx/network errors (default 2)", type = "count" },
   { "--json", nil, "print the result as JSON on stdout (for scripts)" },
