@@ -79,6 +79,8 @@ function Store:reset()
   self.webhook_endpoints = new_collection(self)
   self.webhook_deliveries = {}  -- fake/webhooks.lua
   self.next_job = nil     -- overrides for the next created job (POST /_fake/next_job)
+  self.job_limit = nil    -- most active jobs at once (POST /_fake/job_limit); nil: no limit
+  self.idempotent_jobs = {} -- Idempotency-Key of a job create -> the job id
   self.next_file = nil    -- overrides for the next created file (POST /_fake/next_file)
   require("openai.finetunes.fake.catalog").seed(self)
 end

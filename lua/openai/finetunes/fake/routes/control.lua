@@ -102,6 +102,17 @@ handlers["POST /_fake/next_job"] = function(server, _, body)
   return ok()
 end
 
+-- {"max_active": N}: job creates beyond N active jobs get the API's 429 (routes/jobs.lua);
+-- {"max_active": null} or {} lifts the limit.
+handlers["POST /_fake/job_limit"] = function(server, _, body)
+  local n = body.max_active
+  if n ~= nil and n ~= json.null and (type(n) ~= "number" or n < 0 or n ~= math.floor(n)) then
+    return bad("max_active must be an integer >= 0 or null")
+  end
+  server.store.job_limit = (n ~= json.null) and n or nil
+  return ok()
+end
+
 handlers["POST /_fake/next_file"] = function(server, _, body)
   local nf = {
     status = body.status, status_details = body.status_details,

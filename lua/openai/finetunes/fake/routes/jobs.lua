@@ -198,11 +198,35 @@ end
 M.TRAINING_NOT_AVAILABLE = "OpenAI is winding down the fine-tuning platform and your organization is no longer "
   .. "able to create new fine-tuning training jobs."
 
+-- The organisation's limit on active jobs (POST /_fake/job_limit): a create beyond it
+-- is refused with a 429 and creates nothing. The API does not document this refusal's
+-- exact body; the wording follows its per-day limit refusal ("This fine-tune request
+-- has been rate-limited. Your organization has reached the maximum of ...").
+local function check_active_limit(store)
+  local max = store.job_limit
+  if not max then return end
+  local active = 0
+  for _, job in ipairs(store.jobs.list) do
+    jobs.advance(store, job)
+    if not jobs.FINAL[job.status] then active = active + 1 end
+  end
+  if active >= max then
+    errors.raise(429, string.format("This fine-tune request has been rate-limited. Your organization has reached "
+      .. "the maximum of %d active fine-tuning jobs. Please wait for one of them to finish and try again.", max),
+      "invalid_request_error", nil, "rate_limit_exceeded")
+  end
+end
+
 local function create(ctx)
   local store = ctx.store
   if ctx.server.training_unavailable then
     errors.raise(403, M.TRAINING_NOT_AVAILABLE, "invalid_request_error", nil, "training_not_available")
   end
+  -- A repeated Idempotency-Key answers with the job the first request created.
+  local key = ctx.req.headers["idempotency-key"]
+  local earlier = key and store.idempotent_jobs[key] and store.jobs:get(store.idempotent_jobs[key])
+  if earlier then return { status = 200, body = jobs.view(store, earlier) } end
+  check_active_limit(store)
   local b = check.body(ctx)
   check.only(b, CREATE_KEYS)
   local model = check.string(b, "model", true)
@@ -251,6 +275,7 @@ local function create(ctx)
     seed = seed or math.random(0, 2147483647), method = method_echo, hyperparameters = hp,
     integrations = integrations, metadata = metadata, plan = plan,
   })
+  if key then store.idempotent_jobs[key] = job.id end
   return { status = 200, body = jobs.view(store, job) }
 end
 
