@@ -63,6 +63,7 @@ local EXTENSIONS = {
   "openai.finetunes.workflow.metrics",
   "openai.finetunes.workflow.large_upload",
   "openai.finetunes.workflow.training_data",
+  "openai.finetunes.workflow.run",
 }
 
 for _, name in ipairs(EXTENSIONS) do

@@ -29,6 +29,9 @@ errors.kinds = {
   invalid_request = "the transport refused the request before sending it",
   credentials = "the token provider raised an error or returned no usable token",
   no_result_file = "job_metrics on a job that has no result file (yet)",
+  -- run / sweep: code state_corrupt, state_version, state_mismatch or state_write
+  state = "a workflow state file is unreadable, from a newer version, of other inputs, or cannot be written",
+  invalid_data = "run / sweep: the local check or the API refused a training file (err.report, err.file)",
 }
 
 -- What to do about an API error code (the providers' error_hints), kept on the

@@ -53,15 +53,15 @@ local function event_line(ev)
     one_line(ev.level or "info", 20), one_line(ev.message or "", 2000))
 end
 
--- follow(ctx, job_id, o) -> job (final). o: history (default true: the events from before
--- too), events = false (none: jobs wait), write(line) (where event lines go; default
--- stdout), json_events = false (with --json, events as lines through write, not JSON),
--- print_job = false (with --json, do not print the final job).
--- Stops the command with the right exit code when the job fails, is cancelled, the wait
--- times out or the API fails; returns the job only when it succeeded.
-function M.follow(ctx, id, o)
+-- printer(ctx, o) -> wait_opts, finish. wait_opts: the on_event / on_status / poll
+-- options of client:wait_for_job (client:run takes the same); finish(okc, job, err, id)
+-- ends the live line and maps the outcome of a pcall'd wait to exit codes (below).
+-- o: history (default true: the events from before too), events = false (none: jobs
+-- wait), write(line) (where event lines go; default stdout), json_events = false (with
+-- --json, events as lines through write, not JSON), print_job = false (with --json, do
+-- not print the final job).
+function M.printer(ctx, o)
   o = o or {}
-  local client = ctx:client()
   local write = o.write or function(line) ctx:print(line, "\n") end
   local live = progress.live(ctx)
   local steps_as_lines = ctx.opts.steps or not live.on
@@ -75,7 +75,7 @@ function M.follow(ctx, id, o)
     live:redraw()
   end
 
-  local okc, job, err = pcall(client.wait_for_job, client, id, {
+  local wait_opts = {
     history = o.history ~= false,
     poll_interval = ctx.opts.poll_interval or M.DEFAULT_POLL_INTERVAL,
     timeout = ctx.opts.wait_timeout,
@@ -98,29 +98,44 @@ function M.follow(ctx, id, o)
     on_status = function(new, old)
       if old ~= nil then ctx:say("status: %s -> %s", old, new) else ctx:say("status: %s", new) end
     end,
-  })
-  live:done(live.text ~= nil) -- the last loss line stays on screen
-  if not okc then
-    if tostring(job):find("interrupted!", 1, true) then
-      ctx:exit(EXIT.interrupted, string.format("interrupted: %s keeps running on the server ('openai-ft jobs "
-        .. "follow %s' to watch it again, 'openai-ft jobs cancel %s' to stop it)", id, id, id))
+  }
+
+  -- Stops the command with the right exit code when the job fails, is cancelled, the
+  -- wait times out or the API fails; returns the job only when it succeeded.
+  local function finish(okc, job, err, id)
+    live:done(live.text ~= nil) -- the last loss line stays on screen
+    if not okc then
+      if tostring(job):find("interrupted!", 1, true) then
+        if not id then ctx:exit(EXIT.interrupted, "interrupted") end
+        ctx:exit(EXIT.interrupted, string.format("interrupted: %s keeps running on the server ('openai-ft jobs "
+          .. "follow %s' to watch it again, 'openai-ft jobs cancel %s' to stop it)", id, id, id))
+      end
+      error(job, 0)
     end
-    error(job, 0)
-  end
-  if not job then
-    if err and err.code == "wait_timeout" then
-      ctx:exit(EXIT.timeout, string.format("%s is still %s after %.0f s (it goes on; "
-        .. "'openai-ft jobs follow %s' to watch again)", id, err.job and err.job.status or "running",
-        err.waited or 0, id))
+    if not job then
+      if err and err.code == "wait_timeout" then
+        ctx:exit(EXIT.timeout, string.format("%s is still %s after %.0f s (it goes on; "
+          .. "'openai-ft jobs follow %s' to watch again)", id, err.job and err.job.status or "running",
+          err.waited or 0, id))
+      end
+      ctx:need(nil, err)
     end
-    ctx:need(nil, err)
+    if ctx.json and o.print_job ~= false then ctx:print_json(job) end
+    if job.status ~= "succeeded" then
+      local why = job.error and job.error.message
+      ctx:exit(EXIT.job_failed, string.format("job %s %s%s", job.id, job.status, why and (": " .. why) or ""))
+    end
+    return job
   end
-  if ctx.json and o.print_job ~= false then ctx:print_json(job) end
-  if job.status ~= "succeeded" then
-    local why = job.error and job.error.message
-    ctx:exit(EXIT.job_failed, string.format("job %s %s%s", job.id, job.status, why and (": " .. why) or ""))
-  end
-  return job
+  return wait_opts, finish
+end
+
+-- follow(ctx, job_id, o) -> job (final), o as for printer.
+function M.follow(ctx, id, o)
+  local wait_opts, finish = M.printer(ctx, o)
+  local client = ctx:client()
+  local okc, job, err = pcall(client.wait_for_job, client, id, wait_opts)
+  return finish(okc, job, err, id)
 end
 
 return M
