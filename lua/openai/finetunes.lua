@@ -64,6 +64,8 @@ local EXTENSIONS = {
   "openai.finetunes.workflow.large_upload",
   "openai.finetunes.workflow.training_data",
   "openai.finetunes.workflow.run",
+  "openai.finetunes.workflow.sweep",
+  "openai.finetunes.workflow.report",
 }
 
 for _, name in ipairs(EXTENSIONS) do

@@ -88,6 +88,14 @@ end
 
 -- Fine-tuning jobs ---------------------------------------------------------
 
+-- The hyperparameters each method takes (their ranges are the checks below).
+validate.HYPERPARAMETERS = {
+  supervised = { "batch_size", "learning_rate_multiplier", "n_epochs" },
+  dpo = { "batch_size", "beta", "learning_rate_multiplier", "n_epochs" },
+  reinforcement = { "batch_size", "compute_multiplier", "eval_interval", "eval_samples", "learning_rate_multiplier",
+    "n_epochs", "reasoning_effort" },
+}
+
 local function common_hyperparameters(h, path)
   check.optional(h, "batch_size", path, check.auto_or_integer, 1, 256)
   check.optional(h, "learning_rate_multiplier", path, check.auto_or_number, 0, nil, true)

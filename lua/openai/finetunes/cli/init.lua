@@ -20,6 +20,7 @@ M.commands = {
   { name = "models", module = "openai.finetunes.cli.models" },
   { name = "validate", module = "openai.finetunes.cli.validate" },
   { name = "run", module = "openai.finetunes.cli.run" },
+  { name = "sweep", module = "openai.finetunes.cli.sweep" },
   { name = "fake-server", module = "openai.finetunes.cli.fake_server", raw = true },
 }
 

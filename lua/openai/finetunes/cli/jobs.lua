@@ -314,6 +314,23 @@ M.commands = {
     end,
   },
   {
+    name = "report", synopsis = "ID", summary = "a job as one self-contained HTML page (-o FILE)",
+    description = "Write job ID as one HTML page: hyperparameters, status timeline and events, checkpoints\n"
+      .. "with their metrics, loss and accuracy curves from the result file. No script, font or\n"
+      .. "request: it opens offline, reads on a phone and prints.",
+    options = { { "--output", "FILE", "where to write it (default ID.html)", short = "-o" } },
+    run = function(ctx)
+      local id = job_id(ctx)
+      local out = ctx.opts.output or (id .. ".html")
+      local data = ctx:need(ctx:client():job_report(id))
+      local f, err = io.open(out, "wb")
+      if not f then ctx:exit(EXIT.failure, "cannot write " .. out .. ": " .. tostring(err)) end
+      f:write(require("openai.finetunes.cli.report_html").job(data))
+      f:close()
+      ctx:say("wrote %s (%d events, %d checkpoints, %d steps)", out, #data.events, #data.checkpoints, #data.metrics)
+    end,
+  },
+  {
     name = "metrics", synopsis = "ID", summary = "a job's step metrics: table, --plot, --svg FILE",
     description = "Show the step metrics of job ID: from its result file once it has one (the CSV the\n"
       .. "API writes at the end), else from the metrics events so far. --plot draws the loss curves\n"

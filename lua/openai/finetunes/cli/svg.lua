@@ -17,6 +17,7 @@ local function esc(s)
   return (tostring(s):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;",
     ["'"] = "&apos;" }))
 end
+M.escape = esc -- text and attribute values of XML and HTML alike
 
 local function num(v)
   local s = format("%.2f", v):gsub("0+$", ""):gsub("%.$", "")

@@ -278,11 +278,15 @@ function M.find_job(self, key, value)
   return nil
 end
 
--- create_step(self, rec, body, key, value, idem) -> job, resumed | nil, err. `rec` is the
--- record of this job in the state (rec.id once created); the caller saves.
-function M.create_step(self, st, rec, body, key, value)
+-- create_step(self, st, rec, body, key, value [, call_opts]) -> job, resumed | nil, err.
+-- `rec` is the record of this job in the state (rec.id once created). A create that
+-- may have reached the server (rec.create_started) is first looked for by its
+-- metadata key = value, unless call_opts.looked_up says this process already knows
+-- it did not. call_opts.max_retries goes to create_job.
+function M.create_step(self, st, rec, body, key, value, call_opts)
+  call_opts = call_opts or {}
   if rec.id then return { id = rec.id }, true end
-  if rec.create_started then
+  if rec.create_started and not call_opts.looked_up then
     local found, ferr = M.find_job(self, key, value)
     if ferr then return nil, ferr end
     if found then
@@ -295,7 +299,8 @@ function M.create_step(self, st, rec, body, key, value)
   rec.create_started = os.time()
   local saved, serr = st:save()
   if not saved then return nil, serr end
-  local job, err = self:create_job(body, { idempotency_key = "openai-ft-" .. value })
+  local job, err = self:create_job(body, { idempotency_key = "openai-ft-" .. value,
+    max_retries = call_opts.max_retries })
   if not job then
     return nil, err
   end
