@@ -69,6 +69,13 @@ end
 
 local function text(v)
   if v == nil then return "-" end
+  if type(v) == "table" and next(v) and v[1] == nil then -- metadata: k=v pairs, sorted
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+    table.sort(keys)
+    for i, k in ipairs(keys) do keys[i] = k .. "=" .. tostring(v[k]) end
+    return concat(keys, ", ")
+  end
   if type(v) == "table" then return require("openai.finetunes.core").json_encode(v) end
   return tostring(v)
 end

@@ -11,7 +11,8 @@ local M = {}
 local format, concat, floor = string.format, table.concat, math.floor
 local log10 = rawget(math, "log10") or function(x) return math.log(x, 10) end
 
-M.COLORS = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728" }
+M.COLORS = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+  "#bcbd22", "#17becf" } -- matplotlib's tab10: ten series before a colour repeats
 
 local function esc(s)
   return (tostring(s):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;",
