@@ -55,7 +55,7 @@ LUA_CPATH_DEV = $(BUILD)/?.so;;
 # Debian packages the build and the specs need (the demo needs fewer: DEMO_DEBS).
 DEB_PKGS = build-essential pkg-config libcurl4-openssl-dev \
            lua5.4 liblua5.4-dev lua-cjson lua-socket lua-filesystem lua-sec \
-           lua-busted lua-check openssl
+           lua-busted lua-check openssl chromium procps
 DEB_PKGS_lua5.1 = lua5.1 liblua5.1-0-dev
 DEB_PKGS_lua5.2 = lua5.2 liblua5.2-dev
 DEB_PKGS_lua5.3 = lua5.3 liblua5.3-dev
