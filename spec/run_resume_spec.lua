@@ -117,8 +117,9 @@ describe("openai-ft run --state, killed with SIGKILL", function()
       local s = C.state(st)
       return s and s.uploads and s.uploads.training and s.uploads.training.started_at
     end, 30, "the upload to start")
-    C.wait_for(function() return #server:requests{ path = "^/v1/files$" } == 0 end) -- not answered yet
+    C.wait_for(function() return #server:requests{ path = "^/v1/files$" } == 1 end, 30, "the upload to arrive")
     require("openai.finetunes.core").sleep(0.3)
+    assert.equal(0, #fine_tune_files()) -- still being read
     child:kill()
     local s = C.state(st)
     assert.is_nil(s.uploads.training.file_id)

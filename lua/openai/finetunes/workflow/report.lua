@@ -8,6 +8,7 @@
 -- has one. A failure of any of them is `nil, err`; a job without a result file is not
 -- a failure (data.metrics then comes from its metrics events).
 local core = require("openai.finetunes.core")
+local misuse = require("openai.finetunes.misuse")
 
 local M = {}
 
@@ -21,6 +22,8 @@ local function collect(iter)
 end
 
 local function job_report(self, id)
+  local okp, why = pcall(self._prepare, self, "job", id) -- misuse names job_report
+  if not okp then misuse.reaim(why, "job", "job_report", 2) end
   local job, err = self:job(id)
   if not job then return nil, err end
   local newest_first, eerr = collect(self:each_event(id, { limit = 100 }))

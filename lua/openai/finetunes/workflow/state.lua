@@ -1,7 +1,7 @@
 -- openai.finetunes.workflow.state: the state file of a resumable workflow (run, sweep).
 --
--- One JSON document: { format = 1, kind = "run" | "sweep", ... what the workflow has
--- done so far }. Every save writes the whole document to a temporary file next to it,
+-- One JSON document: { format = 1, kind = the workflow ("run" or "sweep"), ... what it
+-- has done so far }. Every save writes the whole document to a temporary file next to it,
 -- flushes it, asks the kernel to write it to disk (`sync FILE`, coreutils: plain Lua
 -- has no fsync), and renames it over the old one (rename(2) is atomic). A kill at any
 -- instant leaves the old document or the new one, never a mix. The directory entry is
