@@ -23,7 +23,7 @@ end
 
 local function job_report(self, id)
   local okp, why = pcall(self._prepare, self, "job", id) -- misuse names job_report
-  if not okp then misuse.reaim(why, "job", "job_report", 2) end
+  if not okp then misuse.raise(why, "job_report", 1, 2) end
   local job, err = self:job(id)
   if not job then return nil, err end
   local newest_first, eerr = collect(self:each_event(id, { limit = 100 }))

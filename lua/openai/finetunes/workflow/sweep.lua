@@ -138,7 +138,7 @@ function M.points(grid, job, max_jobs)
       local okv, why = pcall(validate.create_job, body_with(job, method, { [name] = v }))
       if not okv then
         return nil, grid_error(format("%s = %s is out of the API's range: %s", name, key,
-          tostring(misuse.is_misuse(why) and why.message or why)))
+          tostring(misuse.is_misuse(why) and why.problem or why)))
       end
     end
     total = total * #values
