@@ -11,13 +11,7 @@ local core = require("openai.finetunes.core")
 local M = {}
 
 -- The file's content, or nil when it does not exist (yet).
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = require("openai.finetunes.fake.util").read_file
 M.read = read
 
 local function exit_code(r1, _, r3)

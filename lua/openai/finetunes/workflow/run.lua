@@ -359,6 +359,28 @@ function M.begin(opts, st, kind_inputs)
   return files
 end
 
+-- files_step(self, opts, st, files, notify) -> {training = id, validation = id} | nil, err:
+-- every file checked (all before any upload), then each uploaded and processed.
+function M.files_step(self, opts, st, files, notify)
+  for _, role in ipairs({ "training", "validation" }) do
+    local f = files[role]
+    if f then
+      local okv, verr = M.validate_step(opts, st, role, f.path, f.sha256, notify)
+      if not okv then return nil, verr end
+    end
+  end
+  local ids = {}
+  for _, role in ipairs({ "training", "validation" }) do
+    local f = files[role]
+    if f then
+      local id, uerr = M.upload_step(self, opts, st, role, f.path, f.size, notify)
+      if not id then return nil, uerr end
+      ids[role] = id
+    end
+  end
+  return ids
+end
+
 -- run --------------------------------------------------------------------------------
 
 local function run(self, opts)
@@ -376,22 +398,8 @@ local function run(self, opts)
   if not files then return nil, ferr end
   notify("inputs", { files = files, id = st.data.id, resumed = resumed })
 
-  for _, role in ipairs({ "training", "validation" }) do
-    local f = files[role]
-    if f then
-      local okv, verr = M.validate_step(opts, st, role, f.path, f.sha256, notify)
-      if not okv then return nil, verr end
-    end
-  end
-  local ids = {}
-  for _, role in ipairs({ "training", "validation" }) do
-    local f = files[role]
-    if f then
-      local id, uerr = M.upload_step(self, opts, st, role, f.path, f.size, notify)
-      if not id then return nil, uerr end
-      ids[role] = id
-    end
-  end
+  local ids, ierr = M.files_step(self, opts, st, files, notify)
+  if not ids then return nil, ierr end
 
   st.data.job = st.data.job or {}
   local rec = st.data.job

@@ -276,22 +276,8 @@ local function sweep(self, opts)
   local files, ferr = run.begin(opts, st, { job = run.copy(opts.job), grid = grid_inputs })
   if not files then return nil, ferr end
   notify("inputs", { files = files, id = st.data.id, resumed = resumed, points = #points })
-  for _, role in ipairs({ "training", "validation" }) do
-    local f = files[role]
-    if f then
-      local okv, verr = run.validate_step(opts, st, role, f.path, f.sha256, notify)
-      if not okv then return nil, verr end
-    end
-  end
-  local ids = {}
-  for _, role in ipairs({ "training", "validation" }) do
-    local f = files[role]
-    if f then
-      local id, uerr = run.upload_step(self, opts, st, role, f.path, f.size, notify)
-      if not id then return nil, uerr end
-      ids[role] = id
-    end
-  end
+  local ids, ierr = run.files_step(self, opts, st, files, notify)
+  if not ids then return nil, ierr end
 
   local method = run.method_type(opts.job)
   st.data.points = st.data.points or {}
