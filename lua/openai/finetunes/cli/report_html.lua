@@ -26,7 +26,7 @@ dt { color: var(--muted); } dd { margin: 0; word-break: break-all; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
 td.num, th.num { text-align: right; }
-td.wrap { white-space: normal; word-break: break-word; }
+td.wrap { white-space: normal; word-break: break-word; min-width: 14em; }
 tr.best td { background: #eef6ff; font-weight: 600; }
 .status { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: .85rem; background: #e8eaef; }
 .status-succeeded { background: #dff3e4; color: #17602b; }
