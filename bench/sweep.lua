@@ -28,7 +28,7 @@ local base = "http://127.0.0.1:" .. server.port
 local function control(method, path, body)
   local status, text = fake.control_request(server.port, method, path, body)
   assert(status == 200, tostring(text))
-  return core.json_decode(text)
+  return require("openai.finetunes.codec").json_decode(text)
 end
 control("POST", "/_fake/job_limit", '{"max_active": 8}')
 

@@ -180,7 +180,7 @@ describe("openai-ft sweep --report", function()
       "--grid", "n_epochs=1,2,3", "--grid", "learning_rate_multiplier=0.5,2", "--max-active", "6",
       "--poll-interval", "0.05", "--report", out, "--json" }, dir)
     assert(code == 0, err)
-    local doc = require("openai.finetunes.core").json_decode(stdout)
+    local doc = require("openai.finetunes.codec").json_decode(stdout)
     local html = H.read(out)
     assert_offline(html)
     local rendered = dom(out)

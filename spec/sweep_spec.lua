@@ -5,7 +5,6 @@
 local H = require("spec.support.client_helper")
 local C = require("spec.support.cli_child")
 local fake_server = require("spec.support.fake_server")
-local core = require("openai.finetunes.core")
 
 local MODEL, TRAIN = H.MODEL, H.TRAIN
 local SPEED = 100
@@ -42,7 +41,7 @@ local function sweep_args(extra)
 end
 
 local function json(text)
-  local v, err = core.json_decode(text)
+  local v, err = require("openai.finetunes.codec").json_decode(text)
   assert(v ~= nil, "not JSON: " .. tostring(err) .. "\n" .. text)
   return v
 end

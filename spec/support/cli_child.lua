@@ -105,7 +105,7 @@ end
 function M.state(path)
   local text = read(path)
   if not text then return nil end
-  local v = core.json_decode(text)
+  local v = require("openai.finetunes.codec").json_decode(text)
   return type(v) == "table" and v or nil
 end
 

@@ -76,7 +76,7 @@ local function text(v)
     for i, k in ipairs(keys) do keys[i] = k .. "=" .. tostring(v[k]) end
     return concat(keys, ", ")
   end
-  if type(v) == "table" then return require("openai.finetunes.core").json_encode(v) end
+  if type(v) == "table" then return require("openai.finetunes.codec").json_encode(v) end
   return tostring(v)
 end
 

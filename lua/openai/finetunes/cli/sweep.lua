@@ -118,18 +118,18 @@ end
 
 -- The --json document: {"jobs": [...], "best": id, ...}; curves left out.
 function M.document(result, price)
-  local core = require("openai.finetunes.core")
-  local list = setmetatable({}, core.array_mt)
+  local codec = require("openai.finetunes.codec")
+  local list = setmetatable({}, codec.array_mt)
   for _, r in ipairs(result.jobs) do
     list[#list + 1] = {
-      index = r.index, id = r.id or core.null, status = r.status, hyperparameters = r.hyperparameters,
+      index = r.index, id = r.id or codec.null, status = r.status, hyperparameters = r.hyperparameters,
       train_loss = r.train_loss, valid_loss = r.valid_loss, train_mean_token_accuracy = r.train_mean_token_accuracy,
       valid_mean_token_accuracy = r.valid_mean_token_accuracy, trained_tokens = r.trained_tokens,
       estimated_cost = M.cost(r, price), duration = r.duration, fine_tuned_model = r.fine_tuned_model,
       error = r.error, best = r.best == true,
     }
   end
-  return { sweep = result.id, jobs = list, best = result.best or core.null, metric = result.metric }
+  return { sweep = result.id, jobs = list, best = result.best or codec.null, metric = result.metric }
 end
 
 local function write_file(ctx, path, text)

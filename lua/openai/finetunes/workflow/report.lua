@@ -7,13 +7,13 @@
 -- Requests: the job, its events and checkpoints (all pages), its result file when it
 -- has one. A failure of any of them is `nil, err`; a job without a result file is not
 -- a failure (data.metrics then comes from its metrics events).
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 local misuse = require("openai.finetunes.misuse")
 
 local M = {}
 
 local function collect(iter)
-  local out = setmetatable({}, core.array_mt)
+  local out = setmetatable({}, codec.array_mt)
   for item, err in iter do
     if not item then return nil, err end
     out[#out + 1] = item
@@ -28,7 +28,7 @@ local function job_report(self, id)
   if not job then return nil, err end
   local newest_first, eerr = collect(self:each_event(id, { limit = 100 }))
   if not newest_first then return nil, eerr end
-  local events = setmetatable({}, core.array_mt)
+  local events = setmetatable({}, codec.array_mt)
   for i = #newest_first, 1, -1 do events[#events + 1] = newest_first[i] end
   local checkpoints, cerr = collect(self:each_checkpoint(id, { limit = 100 }))
   if not checkpoints then return nil, cerr end

@@ -69,19 +69,6 @@ local function basename(path)
   return path:match("([^/]+)$") or path
 end
 
--- SHA-256 of a file in constant memory: the C codec's (openai.finetunes.codec); until
--- that module is built, coreutils' sha256sum.
-function M.sha256_file(path)
-  local okc, codec = pcall(require, "openai.finetunes.codec")
-  if okc and type(codec) == "table" and codec.sha256_file then return codec.sha256_file(path) end
-  local p = io.popen("sha256sum < '" .. path:gsub("'", "'\\''") .. "' 2>/dev/null")
-  local out = p and p:read("*a") or ""
-  if p then p:close() end
-  local hex = out:match("^(%x+)")
-  if not hex or #hex ~= 64 then return nil, "sha256sum failed" end
-  return hex
-end
-
 -- The size and SHA-256 of a local file, or nil, err (kind io).
 function M.fingerprint(path)
   local f, oerr = io.open(path, "rb")
@@ -92,7 +79,7 @@ function M.fingerprint(path)
   local size = f:seek("end")
   f:close()
   if not size then return nil, errors.new { kind = "io", message = "cannot read " .. path .. " (a directory?)" } end
-  local sha, herr = M.sha256_file(path)
+  local sha, herr = require("openai.finetunes.codec").sha256_file(path) -- constant memory, in C
   if not sha then return nil, errors.new { kind = "io", message = "cannot hash " .. path .. ": " .. tostring(herr) } end
   return { size = size, sha256 = sha }
 end

@@ -14,7 +14,7 @@
 --   local st, err = state.open(path, "run")   -- nil, err for a file we must not use
 --   st.data.job_id = job.id
 --   assert(st:save())
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 local errors = require("openai.finetunes.errors")
 
 local type, tostring, pcall, setmetatable = type, tostring, pcall, setmetatable
@@ -51,8 +51,8 @@ local function random_hex(n)
   local bytes = f and f:read(n)
   if f then f:close() end
   if not bytes or #bytes < n then
-    bytes = tostring(core.now()) .. tostring({}) .. os.time()
-    return (core.md5(bytes)):sub(1, 2 * n)
+    bytes = tostring(os.clock()) .. tostring({}) .. os.time()
+    return (codec.md5(bytes)):sub(1, 2 * n)
   end
   return (bytes:gsub(".", function(c) return format("%02x", c:byte()) end))
 end
@@ -64,7 +64,7 @@ State.__index = State
 -- save() -> true | nil, err (kind "state", code "state_write"): the old file is intact
 -- when it fails.
 function State:save()
-  local ok, text = pcall(core.json_encode, self.data)
+  local ok, text = pcall(codec.json_encode, self.data)
   if not ok then return nil, state_error("state_write", "cannot encode the state: " .. tostring(text), self.path) end
   if self.dir_dirty then self:close() end
   local tmp = format("%s.tmp-%s", self.path, random_hex(4))
@@ -135,7 +135,7 @@ function M.open(path, kind, opts)
     return nil, state_error("state_corrupt", format("cannot read the state file %s (a directory?)", path), path)
   end
   local fresh_hint = format("; it was left as it is: move it away (or pass another --state) to start fresh")
-  local data, jerr = core.json_decode(text)
+  local data, jerr = codec.json_decode(text)
   if type(data) ~= "table" then
     return nil, state_error("state_corrupt", format("%s is not a state file (%s)%s", path,
       text == "" and "it is empty" or (data == nil and ("not JSON: " .. tostring(jerr)) or "not a JSON object"),
@@ -172,8 +172,8 @@ function M.differences(old, new, prefix)
     if type(a) == "table" and type(b) == "table" then
       for _, line in ipairs(M.differences(a, b, name)) do out[#out + 1] = line end
     else
-      local sa = type(a) == "table" and core.json_encode(a) or tostring(a == nil and "(none)" or a)
-      local sb = type(b) == "table" and core.json_encode(b) or tostring(b == nil and "(none)" or b)
+      local sa = type(a) == "table" and codec.json_encode(a) or tostring(a == nil and "(none)" or a)
+      local sb = type(b) == "table" and codec.json_encode(b) or tostring(b == nil and "(none)" or b)
       if sa ~= sb then out[#out + 1] = format("%s: %s -> %s", name, sa, sb) end
     end
   end
