@@ -63,15 +63,17 @@ describe("bin/openai-ft from a checkout", function()
   it("names the make line when the core is not built for its interpreter", function()
     local dir = H.tmpdir()
     os.execute("cp -r bin lua " .. H.shell_quote(dir))
+    -- no C module anywhere on the paths (a machine may have the rock installed system-wide)
+    local bare = { LUA_CPATH = "/nonexistent/?.so" }
     for _, lua in ipairs({ "lua5.1", "lua5.4", "luajit" }) do
-      local code, out, err = I.sh(lua .. " bin/openai-ft --version", nil, dir)
+      local code, out, err = I.sh(lua .. " bin/openai-ft --version", bare, dir)
       assert.equal(2, code, out .. err)
       assert.equal("", out)
       assert.truthy(err:find("the C core is not built for ", 1, true), err)
       assert.truthy(err:find("run 'make LUA=" .. lua .. "' in .", 1, true), err)
     end
     -- started by absolute path: the checkout it names is the one next to bin/
-    local code, _, err = I.sh("lua5.4 " .. dir .. "/bin/openai-ft --help")
+    local code, _, err = I.sh("lua5.4 " .. dir .. "/bin/openai-ft --help", bare)
     assert.equal(2, code)
     assert.truthy(err:find("in " .. dir .. "\n", 1, true), err)
     H.rmdir(dir)
