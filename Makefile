@@ -34,7 +34,7 @@ LDFLAGS ?=
 # base64, the JSONL checker) never sees a libcurl header or library; the core
 # (src/core/: the libcurl transport, auth, clock) is the only one linked to libcurl.
 # Both carry the leaves at the top of src/ (util.c, compat.c).
-SHARED_SRC = src/util.c src/compat.c
+SHARED_SRC = src/util.c src/compat.c src/sink.c
 CORE_SRC   = $(SHARED_SRC) $(sort $(wildcard src/core/*.c))
 CODEC_SRC  = $(SHARED_SRC) $(sort $(wildcard src/codec/*.c))
 CORE_OBJ   = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRC))

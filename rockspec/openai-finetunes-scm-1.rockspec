@@ -80,6 +80,7 @@ build = {
       ["openai.finetunes.codec"] = {
         sources = {
           "src/compat.c",
+          "src/sink.c",
           "src/util.c",
           "src/codec/base64.c",
           "src/codec/base64_lua.c",
@@ -95,6 +96,7 @@ build = {
           "src/codec/jsonl_validate.c",
           "src/codec/md5.c",
           "src/codec/sha256.c",
+          "src/codec/sink_lua.c",
           "src/codec/url.c",
         },
         defines = { "_POSIX_C_SOURCE=200809L" },
@@ -103,6 +105,7 @@ build = {
       ["openai.finetunes.core"] = {
         sources = {
           "src/compat.c",
+          "src/sink.c",
           "src/util.c",
           "src/core/args.c",
           "src/core/auth.c",
@@ -113,7 +116,6 @@ build = {
           "src/core/headers.c",
           "src/core/libcurl.c",
           "src/core/mime.c",
-          "src/core/sink.c",
           "src/core/transfer.c",
         },
         defines = { "_POSIX_C_SOURCE=200809L" },

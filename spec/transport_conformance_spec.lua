@@ -19,6 +19,7 @@ local HTTP = [[
 ]]
 local SERVER = [[
     location = /conformance { content_by_lua_block { require("ngx_handlers").conformance() } }
+    location = /loaded { content_by_lua_block { ngx.print(tostring(package.loaded["openai.finetunes.core"] ~= nil)) } }
 ]]
 
 local function escape(s)
@@ -86,6 +87,12 @@ describe("transport conformance", function()
       end)
     end)
   end
+
+  it("ran every case in nginx without loading the libcurl module (the codec is enough)", function()
+    local status, body = openresty.get(srv:url("/loaded"), 10)
+    assert.are.equal(200, status)
+    assert.are.equal("false", body)
+  end)
 
   it("leaves no Lua errors in nginx's error log", function()
     for line in srv:error_log():gmatch("[^\n]+") do

@@ -19,5 +19,6 @@ int luaopen_openai_finetunes_codec(lua_State *L) {
   oft_sha256_open(L);
   oft_hmac_open(L);
   oft_base64_open(L);
+  oft_sink_open(L);
   return 1;
 }

@@ -16,6 +16,5 @@ int luaopen_openai_finetunes_core(lua_State *L) {
   oft_clock_open(L);
   oft_libcurl_open(L);
   oft_client_open(L);
-  oft_sink_open(L);
   return 1;
 }

@@ -11,7 +11,6 @@
 void oft_client_open(lua_State *L);  /* client.c: new, and the client handle's metatable */
 void oft_clock_open(lua_State *L);   /* clock.c: now, sleep */
 void oft_libcurl_open(lua_State *L); /* libcurl.c: curl_version, features */
-void oft_sink_open(lua_State *L);    /* sink.c: sink_temp */
 
 /* curl_global_init, once per process, before the first client (libcurl.c); raises on failure. */
 void oft_libcurl_init(lua_State *L);

@@ -72,7 +72,6 @@ int oft_transfer_prepare(lua_State *L, oft_transfer *t, int req, int arg);
  * existing target. Returns the open fd, or -1 with errno set and `verb` naming
  * what failed ("write" for a directory at the path, "create a file next to").
  */
-int oft_sink_temp(const char *sink, char *tmp, size_t tmp_size, const char **verb);
 
 /* libcurl finished it: fix the outcome, rename or remove the sink. No Lua. */
 void oft_transfer_finish(oft_transfer *t, CURLcode rc);

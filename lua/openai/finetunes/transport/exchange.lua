@@ -24,7 +24,7 @@
 -- Local file I/O is the exchange's (the upload is read through transport/multipart.lua;
 -- a download goes to `sink .. ".part-<hex>"`, renamed onto sink when the answer is a
 -- complete 2xx and removed on every other outcome). Sockets and waiting are the adapter's.
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 local http1 = require("openai.finetunes.transport.http1")
 local multipart = require("openai.finetunes.transport.multipart")
 local local_error = require("openai.finetunes.transport.local_error")
@@ -195,11 +195,11 @@ Exchange.__index = Exchange
 
 -- A temp file next to the target, so that rename() is atomic; creating it now
 -- makes a sink whose directory is missing an `io` error before anything is sent.
--- The C core's rule (core.sink_temp: exclusive, an existing target's mode kept,
--- a directory at the path refused), so both transports agree.
+-- The C transport's rule (codec.sink_temp, src/sink.h: exclusive, an existing
+-- target's mode kept, a directory at the path refused), so both transports agree.
 local function open_sink(sink)
-  local tmp, err = core.sink_temp(sink)
-  if not tmp then return nil, err end
+  local tmp, verb, os_error = codec.sink_temp(sink)
+  if not tmp then return nil, local_error(verb, sink, os_error) end
   local f, oerr = io_open(tmp, "wb")
   if not f then
     os_remove(tmp)
