@@ -83,6 +83,11 @@ function M.all(ctx)
           cmd = ctx.lua("upload.lua", ctx.base, ctx.blob), check = sink_read_all(uploaded_ok) },
         { name = "node", label = "Node SDK", before = before_upload,
           cmd = ctx.node("upload.mjs", ctx.base, ctx.blob), check = sink_read_all(uploaded_ok) },
+        -- the SDK's other two ways (node/upload_ways.mjs): does either keep the file out of memory?
+        { name = "node-tofile", label = "Node SDK toFile(stream)", before = before_upload,
+          cmd = ctx.node("upload_ways.mjs", ctx.base, ctx.blob, "tofile"), check = sink_read_all(uploaded_ok) },
+        { name = "node-streaming", label = "Node SDK toStreamingFile", before = before_upload,
+          cmd = ctx.node("upload_ways.mjs", ctx.base, ctx.blob, "streaming"), check = sink_read_all(uploaded_ok) },
       },
     },
     {
