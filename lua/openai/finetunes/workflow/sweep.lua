@@ -346,14 +346,23 @@ local function sweep(self, opts)
       end
     end
     if #calls > 0 then
-      local results = self:batch(calls, { concurrency = 16 })
+      -- one save for the round's status changes, then their callbacks (each reported once)
+      local results, changes = self:batch(calls, { concurrency = 16 }), {}
       for i, r in ipairs(results) do
-        local job = r[1]
+        local job, rec = r[1], polled[i]
         if job then
-          local rec = polled[i]
-          local okp, e = set_status(rec, job.status, job)
-          if not okp then return nil, e end
+          if rec.status ~= job.status then
+            changes[#changes + 1] = { rec, job.status, rec.status, job }
+            rec.status = job.status
+          end
           if DONE[job.status] then finals[rec.index] = job end
+        end
+      end
+      if #changes > 0 then
+        local saved, e = st:save()
+        if not saved then return nil, e end
+        for _, c in ipairs(changes) do
+          if opts.on_status then opts.on_status(c[1], c[2], c[3], c[4]) end
         end
       end
     end
