@@ -15,6 +15,8 @@
 --   read_close    reads the request, then closes without a byte of answer
 --   keepalive_close  answers a request with keep-alive, then reads the next
 --                 request on that connection and closes without answering
+--   h2c_only      answers HTTP/1.1 as a server that speaks only HTTP/2 with
+--                 prior knowledge does: a SETTINGS and a GOAWAY frame, then closes
 local socket = require("socket")
 local Loop = require("openai.finetunes.fake.loop")
 local http = require("openai.finetunes.fake.http")
@@ -114,6 +116,12 @@ function handlers.keepalive_close(conn, req, nth)
       .. '"model":"gpt-4o-mini-2024-07-18","created_at":1}', "Connection: keep-alive\r\n")
   end
   return true
+end
+
+-- RFC 9113 frames: SETTINGS (empty), GOAWAY (last stream 0, PROTOCOL_ERROR)
+function handlers.h2c_only(conn)
+  conn:send("\0\0\0\4\0\0\0\0\0" .. "\0\0\8\7\0\0\0\0\0" .. "\0\0\0\0" .. "\0\0\0\1")
+  return false
 end
 
 local handle = assert(handlers[mode], "unknown mode " .. tostring(mode))

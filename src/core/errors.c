@@ -6,6 +6,12 @@
 const char *oft_error_kind(CURLcode code, const char *message) {
   static const char tunnel[] = "CONNECT tunnel failed";
   static const char http09[] = "Received HTTP/0.9";
+  /* A TLS alert from the peer after the handshake (TLS 1.3 sends "certificate
+   * required" on the first read when the client had none to give): libcurl
+   * reports the read, OpenSSL names the alert. A TLS decision, not a broken link. */
+  if ((code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR) && message != NULL &&
+      strstr(message, "SSL routines") != NULL && strstr(message, " alert ") != NULL)
+    return "tls";
   if (code == CURLE_RECV_ERROR && message != NULL && strncmp(message, tunnel, sizeof(tunnel) - 1) == 0)
     return "proxy";
   /* bytes that are not an HTTP answer: what the Lua reader (transport/http1.lua) calls them too */

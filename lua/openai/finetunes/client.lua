@@ -248,7 +248,8 @@ end
 
 local function meta_of(res, attempts)
   local headers = res.headers or {}
-  return { request_id = errors.request_id(headers), status = res.status, headers = headers, attempts = attempts }
+  return { request_id = errors.request_id(headers), status = res.status, headers = headers, attempts = attempts,
+    http_version = res.http_version }
 end
 
 -- What a server sent back for a failure is shown to people (err.message,

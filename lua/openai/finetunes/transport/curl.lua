@@ -12,9 +12,11 @@
 -- Checking option values beyond their types is the client layer's job.
 local core = require("openai.finetunes.core")
 local exchange = require("openai.finetunes.transport.exchange")
+local proxy_rules = require("openai.finetunes.transport.proxy")
 
 local setmetatable, tostring, type, lower = setmetatable, tostring, type, string.lower
-local check = exchange.check
+local check, through_proxy = exchange.check, exchange.through_proxy
+local getenv = os.getenv
 
 local M = { _VERSION = core._VERSION }
 
@@ -27,7 +29,7 @@ Transport.__index = Transport
 function M.new(opts)
   local handle = core.new(opts) -- raises on bad option types first
   local auth_header = opts.auth_header
-  return setmetatable({ handle = handle,
+  return setmetatable({ handle = handle, proxy = opts.proxy, proxied = {},
     auth_name = type(auth_header) == "string" and lower(auth_header) or "authorization" }, Transport)
 end
 
@@ -35,23 +37,36 @@ end
 function Transport:request(req)
   local err = check(req, self.auth_name)
   if err then return nil, err end
-  return self.handle:request(req)
+  local res
+  res, err = self.handle:request(req)
+  return through_proxy(res, err, proxy_rules.for_url(req.url, self.proxy, getenv))
 end
 
 --- start(req) -> id | nil, err: the exchange runs while poll() drives it.
 function Transport:start(req)
   local err = check(req, self.auth_name)
   if err then return nil, err end
-  return self.handle:start(req)
+  local id
+  id, err = self.handle:start(req)
+  if id then self.proxied[id] = proxy_rules.for_url(req.url, self.proxy, getenv) end
+  return id, err
 end
 
 --- poll(timeout) -> { {id=, res=} | {id=, err=}, ... }: at least one completion, or {} after timeout seconds.
 function Transport:poll(timeout)
-  return self.handle:poll(timeout)
+  local done = self.handle:poll(timeout)
+  for i = 1, #done do
+    local c = done[i]
+    local res, err = through_proxy(c.res, c.err, self.proxied[c.id])
+    self.proxied[c.id] = nil
+    if res ~= c.res or err ~= c.err then done[i] = { id = c.id, res = res, err = err } end
+  end
+  return done
 end
 
 --- cancel(id) -> true if the exchange was pending (it is never reported).
 function Transport:cancel(id)
+  self.proxied[id] = nil
   return self.handle:cancel(id)
 end
 

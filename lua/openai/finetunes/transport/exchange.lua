@@ -9,6 +9,7 @@
 --       (transport/curl.lua runs this before the C core: libcurl builds the wire)
 --   exchange.header_refusal(name, auth_name) -> nil | why   one header's rule
 --       (the client layer raises it as misuse before building a req)
+--   exchange.through_proxy(res, err, proxy) -> res, err  what a proxy's failure becomes
 --
 --   local x, err = exchange.new(req, opts)   -- check + normalise; opens the sink's temp file
 --   x.url (http1.split_url), x.head (fragments for sock:send), x:body_source()
@@ -186,6 +187,26 @@ function M.check(req, auth_name)
     return check_multipart(req.multipart)
   end
   return nil
+end
+
+--- through_proxy(res, err, proxy) -> res, err: what a proxy's failure becomes on
+-- every transport. `proxy` is the display name of the proxy the request went
+-- through (proxy.for_url: never its credentials), or nil. A 407 (only a proxy
+-- sends one) and not reaching the proxy (refused, unresolvable) are kind
+-- "proxy", the message naming it; libcurl reports the first as an answer over
+-- http:// and the second as a plain connect error.
+function M.through_proxy(res, err, proxy)
+  if not proxy then return res, err end
+  if res and res.status == 407 then
+    return nil, { kind = "proxy", status = 407,
+      message = format("the proxy %s refused the request: 407 Proxy Authentication Required", proxy) }
+  end
+  if err and (err.kind == "connect" or err.kind == "dns" or err.kind == "proxy") then
+    err.kind = "proxy"
+    local msg = tostring(err.message or "failed")
+    if not find(msg, proxy, 1, true) then err.message = "proxy " .. proxy .. ": " .. msg end
+  end
+  return res, err
 end
 
 -- The exchange object ------------------------------------------------------

@@ -201,6 +201,13 @@ function Reader:next()
           return fail(self, "response head larger than " .. self.max_head .. " bytes")
         end
         if self.eof then
+          -- closed after bytes that cannot begin a status line (an h2c-only
+          -- server's frames): not HTTP/1.x, rather than a connection cut short
+          local start = state == S_STATUS and match(sub(self.buf, self.pos), "^[\r\n]*(.*)$") or ""
+          local n = #start < 5 and #start or 5
+          if n > 0 and sub(start, 1, n) ~= sub("HTTP/", 1, n) then
+            return fail(self, "malformed status line: " .. gsub(sub(start, 1, 64), "[%c]", "?"))
+          end
           if state == S_STATUS and self.head_bytes == 0 and self:buffered() == 0 then
             return fail(self, "connection closed before any response byte", "io")
           end

@@ -129,7 +129,7 @@ local function open(self, x, c)
     local kind = kind_of(cerr, "connect")
     local msg = format("cannot connect to %s%s:%d: %s", c.proxy and "proxy " or "", host, port,
       cerr == "timeout" and format("no connection within %g s", ct) or cerr)
-    if c.proxy and kind == "dns" then kind = "proxy" end
+    -- (through_proxy makes a refused or unresolvable proxy kind "proxy")
     if find(cerr, "no resolver defined", 1, true) then msg = msg .. " (add a `resolver` directive to nginx.conf)" end
     return x:fail(kind, msg)
   end
@@ -209,14 +209,15 @@ end
 local function run(self, x, c, rec)
   ngx.update_time()
   x:begin(ngx.now())
+  local through = c.proxy and proxy_rules.display(c.proxy.host .. ":" .. c.proxy.port)
   for _ = 0, MAX_STALE_RETRIES do
     local sock, reused = open(self, x, c)
-    if not sock then return nil, reused end
+    if not sock then return exchange.through_proxy(nil, reused, through) end
     if rec then rec.sock = sock end
     local res, err, reusable, stale = drive(sock, x, reused)
     if res and reusable then sock:setkeepalive(self.keepalive_ms) else sock:close() end
     if rec then rec.sock = nil end
-    if not stale then return res, err end
+    if not stale then return exchange.through_proxy(res, err, through) end
     x:restart() -- a pooled connection the server had closed: again on a fresh one
   end
   return x:fail("io", "every pooled connection was closed by the server")

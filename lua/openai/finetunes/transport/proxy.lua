@@ -43,6 +43,40 @@ function M.parse(p)
   return { host = u.host, port = u.port, username = username, password = password or "", no_proxy = p.no_proxy }
 end
 
+--- display(url) -> the proxy's URL without its credentials, for messages:
+-- "http://user:secret@proxy:3128" -> "http://proxy:3128".
+function M.display(url)
+  local scheme, rest = match(url, "^(%a[%w+.-]*)://(.*)$")
+  if not scheme then scheme, rest = "http", url end
+  rest = gsub(rest, "^[^@/]*@", "")
+  return lower(scheme) .. "://" .. gsub(rest, "/.*$", "")
+end
+
+--- for_url(url, option, getenv) -> the display name of the proxy a request to
+-- `url` goes through, or nil: the `proxy` option (a URL or {url, no_proxy}),
+-- else the environment as libcurl reads it (http_proxy for http, https_proxy /
+-- HTTPS_PROXY for https, then all_proxy / ALL_PROXY; no_proxy / NO_PROXY).
+function M.for_url(url, option, getenv)
+  local u = http1.split_url(url)
+  if not u then return nil end
+  local function env(name)
+    local v = getenv and getenv(name)
+    return v ~= nil and v ~= "" and v or nil
+  end
+  local purl, no_proxy
+  if type(option) == "string" then
+    purl = option
+  elseif type(option) == "table" and type(option.url) == "string" then
+    purl, no_proxy = option.url, option.no_proxy
+  else
+    purl = u.scheme == "https" and (env("https_proxy") or env("HTTPS_PROXY")) or env("http_proxy")
+    purl = purl or env("all_proxy") or env("ALL_PROXY")
+    no_proxy = env("no_proxy") or env("NO_PROXY")
+  end
+  if not purl or M.bypass(u.host, no_proxy) then return nil end
+  return M.display(purl)
+end
+
 --- bypass(host, no_proxy): no_proxy holds comma- or space-separated host names,
 -- domain suffixes (".x.com" or "x.com" also covers "api.x.com") and IP literals;
 -- "*" bypasses every proxy. The rules of libcurl's CURLOPT_NOPROXY.
