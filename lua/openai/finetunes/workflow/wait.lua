@@ -234,12 +234,21 @@ local function new_events(self, id, seen, page_size, max_pages, state)
           id, pages),
       }
     end
-    if pages > 0 and retry.now(self:_transport()) >= state.deadline then
-      return nil, state.timed_out(format(", paging its events (%d pages this poll, has_more still true)", pages))
+    local function paging()
+      return state.timed_out(format(", paging its events (%d pages this poll, has_more still true)", pages))
     end
+    if pages > 0 and retry.now(self:_transport()) >= state.deadline then return nil, paging() end
     pages = pages + 1
     local page, err = self:job_events(id, { limit = page_size, after = after }, state.call_opts())
-    if not page then return nil, err end
+    if not page then
+      -- a page cut short by the deadline: still the log's fault, say so
+      if pages > 1 and retry.now(self:_transport()) >= state.deadline - 0.01 then
+        local e = paging()
+        e.cause = err
+        return nil, e
+      end
+      return nil, err
+    end
     local data = type(page.data) == "table" and page.data or {}
     for i = 1, #data do
       local event = data[i]
