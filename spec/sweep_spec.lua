@@ -160,6 +160,23 @@ describe("openai-ft sweep", function()
   end)
 end)
 
+describe("openai-ft sweep on Ctrl-C", function()
+  it("stops with exit 130 and says the jobs keep running and how to follow them again", function()
+    server:set_speed(0.5)
+    local st = state_path()
+    local errf = dir .. "/int.err"
+    local cmd = C.command(server, sweep_args({ "--state", st }))
+    local r1, _, r3 = os.execute("timeout --foreground --preserve-status -s INT 3 " .. cmd .. " </dev/null "
+      .. ">/dev/null 2>" .. errf)
+    local code = type(r1) == "number" and (r1 > 255 and math.floor(r1 / 256) or r1) or r3
+    local err = H.read(errf)
+    assert.equal(130, code, err)
+    assert.truthy(err:find("interrupted: the sweep's jobs keep running on the server (run the same command to "
+      .. "follow them again)", 1, true), err)
+    assert.truthy(#all_jobs() > 0)
+  end)
+end)
+
 describe("openai-ft sweep refuses bad input before any request (exit 2)", function()
   local function refused(grid, pattern, extra)
     local mark = server:mark()

@@ -161,7 +161,7 @@ function M.run(ctx)
   local names = grid_names(grid)
   local client = ctx:client()
   local steps = run.step_printer(ctx, o.state)
-  local result, err = client:sweep({
+  local okc, result, err = pcall(client.sweep, client, {
     training_file = path, validation_file = o.validation_file, job = body, state = o.state, grid = grid,
     max_active = o.max_active, max_jobs = o.max_jobs, poll_interval = o.poll_interval,
     validate = not o.no_validate and function(p) return run.check(ctx, p) end,
@@ -180,6 +180,14 @@ function M.run(ctx)
       ctx:say("#%d waits for a free slot (%s)", point.index, tostring(e.message or e))
     end,
   })
+  if not okc then
+    if tostring(result):find("interrupted!", 1, true) then
+      ctx:exit(EXIT.interrupted, "interrupted: the sweep's jobs keep running on the server ("
+        .. (o.state and "run the same command to follow them again" or "'openai-ft jobs list --metadata "
+        .. "openai_ft_sweep=ID' lists them") .. ")")
+    end
+    error(result, 0)
+  end
   run.need(ctx, result, err)
 
   local rows = result.jobs
