@@ -320,3 +320,28 @@ $(BENCH_SDK): bench/package.json bench/package-lock.json
 
 bench: bench-deps $(MODULES) $(BENCH_SDK)
 	BENCH_LUA=$(LUA) lua5.4 bench/run.lua
+
+# webhook parity
+#
+#   make webhook-parity  the official Node SDK's verdicts (npm openai, installed with npm ci in
+#                        tools/sdk-webhooks/ only, pinned by its package-lock.json) on every case
+#                        of spec/fixtures/webhook_cases.json must equal the committed
+#                        spec/fixtures/webhook_verdicts.json, which spec/webhook_parity_spec.lua
+#                        (part of make test) holds ft.unwrap_webhook / ft.verify_webhook to.
+#                        node tools/sdk-webhooks/make-cases.mjs rewrites the cases.
+WEBHOOK_SDK = tools/sdk-webhooks/node_modules/openai/package.json
+
+.PHONY: webhook-parity webhook-parity-deps
+
+webhook-parity-deps:
+	@command -v node >/dev/null && command -v npm >/dev/null || sh tools/ensure-debs.sh nodejs npm
+
+$(WEBHOOK_SDK): tools/sdk-webhooks/package.json tools/sdk-webhooks/package-lock.json | webhook-parity-deps
+	cd tools/sdk-webhooks && npm ci --no-audit --no-fund
+	@touch $@
+
+webhook-parity: deps $(CORE) $(WEBHOOK_SDK)
+	@mkdir -p $(BUILD)
+	node tools/sdk-webhooks/verdicts.mjs > $(BUILD)/webhook-verdicts.json
+	diff -u spec/fixtures/webhook_verdicts.json $(BUILD)/webhook-verdicts.json
+	$(MAKE) --no-print-directory test SPEC=spec/webhook_parity_spec.lua

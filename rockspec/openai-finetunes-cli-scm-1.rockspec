@@ -50,6 +50,7 @@ build = {
       ["openai.finetunes.cli.sweep"] = "lua/openai/finetunes/cli/sweep.lua",
       ["openai.finetunes.cli.table"] = "lua/openai/finetunes/cli/table.lua",
       ["openai.finetunes.cli.validate"] = "lua/openai/finetunes/cli/validate.lua",
+      ["openai.finetunes.cli.webhooks"] = "lua/openai/finetunes/cli/webhooks.lua",
       ["openai.finetunes.fake.catalog"] = "lua/openai/finetunes/fake/catalog.lua",
       ["openai.finetunes.fake.check"] = "lua/openai/finetunes/fake/check.lua",
       ["openai.finetunes.fake.clock"] = "lua/openai/finetunes/fake/clock.lua",

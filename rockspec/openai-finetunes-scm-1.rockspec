@@ -77,6 +77,8 @@ build = {
       ["openai.finetunes.workflow.sweep"] = "lua/openai/finetunes/workflow/sweep.lua",
       ["openai.finetunes.workflow.training_data"] = "lua/openai/finetunes/workflow/training_data.lua",
       ["openai.finetunes.workflow.wait"] = "lua/openai/finetunes/workflow/wait.lua",
+      ["openai.finetunes.workflow.webhook_receiver"] = "lua/openai/finetunes/workflow/webhook_receiver.lua",
+      ["openai.finetunes.workflow.webhooks"] = "lua/openai/finetunes/workflow/webhooks.lua",
       ["openai.finetunes.codec"] = {
         sources = {
           "src/compat.c",

@@ -66,6 +66,8 @@ local EXTENSIONS = {
   "openai.finetunes.workflow.run",
   "openai.finetunes.workflow.sweep",
   "openai.finetunes.workflow.report",
+  "openai.finetunes.workflow.webhooks",
+  "openai.finetunes.workflow.webhook_receiver",
 }
 
 for _, name in ipairs(EXTENSIONS) do

@@ -12,7 +12,7 @@
 --   }
 --   srv.port, srv:url("/path"), srv:error_log(), srv:stop()
 --
--- lua_package_path points at this tree's lua/ and spec/support/,
+-- lua_package_path points at this tree's lua/, spec/support/ and examples/openresty/,
 -- lua_package_cpath at build/luajit (the C core built for LuaJIT, which start()
 -- builds with `make LUA=luajit` first; OFT_LUAJIT_BUILD names a ready build dir
 -- to use instead). openresty.free_port/spawn/kill are nginx.lua's.
@@ -61,8 +61,8 @@ function M.start(o)
       "load_module " .. M.MODULES .. "/ngx_http_lua_module.so;",
     }, "\n"),
     http = table.concat({
-      ('  lua_package_path "%s/lua/?.lua;%s/lua/?/init.lua;%s/spec/support/?.lua;;";'):format(M.ROOT, M.ROOT,
-        M.ROOT),
+      ('  lua_package_path "%s/lua/?.lua;%s/lua/?/init.lua;%s/spec/support/?.lua;%s/examples/openresty/?.lua;;";')
+        :format(M.ROOT, M.ROOT, M.ROOT, M.ROOT),
       ('  lua_package_cpath "%s/?.so;;";'):format(cpath_dir),
       o.http or "",
     }, "\n"),

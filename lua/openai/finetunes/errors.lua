@@ -32,6 +32,7 @@ errors.kinds = {
   -- run / sweep: code state_corrupt, state_version, state_mismatch or state_write
   state = "a workflow state file is unreadable, from a newer version, of other inputs, or cannot be written",
   invalid_data = "run / sweep: the local check or the API refused a training file (err.report, err.file)",
+  webhook = "a webhook delivery failed verification (see code: missing_header, no_valid_signature ...)",
 }
 
 -- What to do about an API error code (the providers' error_hints), kept on the

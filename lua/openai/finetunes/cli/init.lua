@@ -18,6 +18,7 @@ M.commands = {
   { name = "files", module = "openai.finetunes.cli.files" },
   { name = "jobs", module = "openai.finetunes.cli.jobs" },
   { name = "models", module = "openai.finetunes.cli.models" },
+  { name = "webhooks", module = "openai.finetunes.cli.webhooks" },
   { name = "validate", module = "openai.finetunes.cli.validate" },
   { name = "run", module = "openai.finetunes.cli.run" },
   { name = "sweep", module = "openai.finetunes.cli.sweep" },

@@ -160,6 +160,7 @@ function M.new(server)
     local t = type(job.finished_at) == "number" and job.finished_at or server.clock:now()
     self:job_final(job, t)
   end)
+  self:start()
   return self
 end
 
@@ -202,7 +203,9 @@ end
 function Engine:attempt(d)
   local clock, loop = self.server.clock, self.server.loop
   local now = clock:now()
-  local ts = tostring(floor(now))
+  -- the moment of sending, as a receiver's clock sees it: real time, also when the
+  -- fake's clock was advanced (event times and the retry schedule are the fake's)
+  local ts = tostring(floor(socket.gettime()))
   local headers = M.available and {
     { "Content-Type", "application/json" },
     { "User-Agent", M.USER_AGENT },

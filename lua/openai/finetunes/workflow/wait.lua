@@ -42,6 +42,16 @@
 --                              ends, `has_more` with new ids every page, is an
 --                              error naming the bound, not an endless poll)
 --     max_poll_failures = 5    see below
+--     events = source          take the job's final webhook event from `source`
+--                              instead of polling: an object with take(job_id) ->
+--                              event | nil and wait(seconds) (ft.webhook_receiver,
+--                              ft.webhook_shared_events inside OpenResty). No status
+--                              request is sent until the event (fine_tuning.job.
+--                              succeeded/failed/cancelled) for this job arrives; then
+--                              one job(id) fetches the job that is returned. on_status
+--                              gets that final status once; on_event needs polling and
+--                              is refused. With poll_interval given too, it also polls
+--                              that often (a fallback for a lost delivery).
 --
 -- Both (failures):
 --   * Misuse (a bad id, an unknown option, a callback that is not a function)
@@ -115,6 +125,13 @@ local function check_opts(opts, known)
       count(v, k, 0, 1e9)
     elseif kind == "pages" then
       count(v, k, 1, 1e9)
+    elseif kind == "source" then
+      local ok_take = type(v) == "table" or type(v) == "userdata"
+      if not (ok_take and type(v.take) == "function" and type(v.wait) == "function") then
+        fail(format("events must be an object with take and wait methods (ft.webhook_receiver), got %s",
+          describe(v)))
+      end
+      if opts.on_event then fail("on_event needs polling: give events or on_event, not both") end
     end
   end
   return opts
@@ -125,6 +142,7 @@ local JOB_OPTS = {
   poll_interval = "seconds", timeout = "seconds", max_poll_failures = "failures",
   on_event = "function", on_status = "function", history = "boolean", event_page_size = "page_size",
   max_event_pages = "pages",
+  events = "source",
 }
 
 -- Checks the id the way method `name` would (misuse named after `fname`) and
@@ -264,8 +282,45 @@ local function new_events(self, id, seen, page_size, max_pages, state)
   end
 end
 
+-- wait_for_job with opts.events: the final event from the source, then one fetch.
+-- An explicit poll_interval adds a poll that often, in case a delivery was lost.
+local function wait_for_event(self, id, o)
+  local source, on_status = o.events, o.on_status
+  local transport = self:_transport()
+  local function now() return retry.now(transport) end
+  local started = now()
+  local deadline = o.timeout and started + o.timeout or huge
+  local next_poll = o.poll_interval and started + o.poll_interval or huge
+  local function done(job, meta)
+    if on_status then on_status(job.status, nil, job) end
+    return job, meta
+  end
+  local refetch = false
+  while true do
+    local event = source:take(id)
+    if event or refetch or now() >= next_poll then
+      refetch = false
+      -- the deadline bounds the fetch too (its retries and backoff)
+      local left = deadline - now()
+      local job, meta = self:job(id, deadline ~= huge and { total_timeout = left > 1e-3 and left or 1e-3 } or nil)
+      if not job then
+        if meta.code == "wait_timeout" or not transient(meta, self:_policy()) then return nil, meta end
+        refetch = event ~= nil -- the event is taken: fetch again after a pause
+      elseif M.JOB_DONE[job.status] then
+        return done(job, meta)
+      end
+      if o.poll_interval then next_poll = now() + o.poll_interval end
+    end
+    local left = deadline - now()
+    if left <= 0 then return nil, wait_timeout("job", id, now() - started, nil, "job") end
+    local slice = math.min(left, next_poll - now(), 1)
+    source:wait(slice > 0 and slice or 0)
+  end
+end
+
 local function wait_for_job(self, id, opts)
   local o = check_call(self, "wait_for_job", "job", id, opts, JOB_OPTS)
+  if o.events then return wait_for_event(self, id, o) end
   local on_event, on_status = o.on_event, o.on_status
   local page_size = o.event_page_size or M.DEFAULTS.event_page_size
   local max_pages = o.max_event_pages or M.DEFAULTS.max_event_pages
