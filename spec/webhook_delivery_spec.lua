@@ -89,7 +89,8 @@ describe("webhook deliveries of the fake server", function()
 
   it("sends each type only to the endpoints subscribed to it", function()
     local seen = {}
-    local rx = receiver{ tolerance = 1e9, on_event = function(event, d) seen[#seen + 1] = { event.type, d.headers } end }
+    local rx = receiver{ tolerance = 1e9,
+      on_event = function(event, d) seen[#seen + 1] = { event.type, d.headers } end }
     local ep_ok = endpoint(rx.url .. "ok", { SUCCEEDED })
     local ep_bad = endpoint(rx.url .. "bad", { FAILED, CANCELLED })
     -- one secret for the receiver: both endpoints verify with their own; the receiver

@@ -136,6 +136,7 @@ local function post(loop, url, headers, body)
     local chunk, rerr, partial = sock:receive(8192)
     chunk = chunk or partial
     if chunk and chunk ~= "" then buf = buf .. chunk end
+    if buf:find("\r\n\r\n", 1, true) then break end
     if rerr == "timeout" then
       loop:wait_read(sock)
       if timed_out then return nil, "timeout" end
