@@ -221,6 +221,37 @@ describe("openai-ft webhooks", function()
     assert.matches("interrupted", err2)
   end)
 
+  it("jobs wait --webhook-port takes the final event instead of polling", function()
+    local port = nginx.free_port()
+    local ep = assert(c:create_webhook_endpoint{ url = ("http://127.0.0.1:%d/"):format(port), name = "wait",
+      event_types = ft.array{ "fine_tuning.job.succeeded", "fine_tuning.job.failed" } })
+    local file = H.training_file(c)
+    local job = assert(c:create_job{ model = H.MODEL, training_file = file.id })
+    local mark = server:mark()
+    local pid, result = listen({ "jobs", "wait", job.id, "--webhook-port", tostring(port) },
+      { OPENAI_WEBHOOK_SECRET = ep.signing_secret })
+    finally(function() nginx.kill(pid) end)
+    -- once it listens, let the job end
+    local deadline = socket.gettime() + 10
+    while true do
+      local s = socket.tcp()
+      s:settimeout(0.2)
+      local ok = s:connect("127.0.0.1", port)
+      s:close()
+      if ok then break end
+      assert(socket.gettime() < deadline, "jobs wait did not listen")
+      socket.sleep(0.05)
+    end
+    server:advance(3600)
+    local code, out, err = wait_exit(result)
+    assert.equal(0, code, err)
+    assert.matches("^ft:", out)
+    assert.matches("waiting for the job's webhook on http://127.0.0.1:" .. port, err, 1, true)
+    local reqs = server:requests{ since = mark }
+    assert.equal(1, #reqs) -- the one fetch after the event
+    assert.equal("/v1/fine_tuning/jobs/" .. job.id, reqs[1].path)
+  end)
+
   it("listen without a secret is a usage error", function()
     local code, _, err = cli({ "webhooks", "listen", "--count", "1" })
     assert.equal(2, code)

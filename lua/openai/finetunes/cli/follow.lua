@@ -16,7 +16,22 @@ local M = {}
 M.OPTIONS = {
   { "--poll-interval", "SECONDS", "seconds between status polls (default 2)", type = "number" },
   { "--wait-timeout", "SECONDS", "give up waiting after SECONDS (exit 5; the job goes on)", type = "number" },
+  { "--webhook-port", "N", "no polling: take the job's final webhook event on 127.0.0.1:N (secret: "
+    .. "$OPENAI_WEBHOOK_SECRET or --webhook-secret-file); events are not printed", type = "count" },
+  { "--webhook-secret-file", "FILE", "the webhook signing secret, for --webhook-port" },
 }
+
+-- --webhook-port: a receiver for wait_for_job{events = ...}, or nil.
+local function webhook_receiver(ctx)
+  local o = ctx.opts
+  if not o.webhook_port then return nil end
+  local secret = require("openai.finetunes.cli.webhooks").signing_secret(ctx, o.webhook_secret_file, nil,
+    "--webhook-port needs the signing secret: set OPENAI_WEBHOOK_SECRET or give --webhook-secret-file")
+  local rx, err = require("openai.finetunes").webhook_receiver{ port = o.webhook_port, secret = secret }
+  if not rx then ctx:exit(EXIT.failure, tostring(err)) end
+  ctx:say("waiting for the job's webhook on %s", rx.url)
+  return rx
+end
 
 M.DEFAULT_POLL_INTERVAL = 2
 
@@ -67,7 +82,8 @@ function M.printer(ctx, o)
   local steps_as_lines = ctx.opts.steps or not live.on
   local state = { data = {}, losses = {} }
   local started = require("openai.finetunes.core").now()
-  local quiet_events = o.events == false
+  local rx = webhook_receiver(ctx)
+  local quiet_events = o.events == false or rx ~= nil
 
   local function print_line(line)
     live:clear()
@@ -76,8 +92,10 @@ function M.printer(ctx, o)
   end
 
   local wait_opts = {
-    history = o.history ~= false,
-    poll_interval = ctx.opts.poll_interval or M.DEFAULT_POLL_INTERVAL,
+    history = (not rx) and o.history ~= false or nil,
+    events = rx,
+    -- with a receiver, only an explicit --poll-interval polls (a fallback)
+    poll_interval = ctx.opts.poll_interval or (not rx and M.DEFAULT_POLL_INTERVAL or nil),
     timeout = ctx.opts.wait_timeout,
     on_event = (not quiet_events) and function(ev)
       if ctx.json and o.json_events ~= false then
@@ -104,6 +122,7 @@ function M.printer(ctx, o)
   -- wait times out or the API fails; returns the job only when it succeeded.
   local function finish(okc, job, err, id)
     live:done(live.text ~= nil) -- the last loss line stays on screen
+    if rx then rx:close() end
     if not okc then
       if tostring(job):find("interrupted!", 1, true) then
         if not id then ctx:exit(EXIT.interrupted, "interrupted") end
