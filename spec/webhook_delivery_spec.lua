@@ -211,6 +211,32 @@ describe("webhook deliveries of the fake server", function()
     end
   end)
 
+  it("the receiver answers malformed requests with a 4xx and goes on", function()
+    local rx = receiver{ secret = "whsec_c3B5", max_body_bytes = 1000 }
+    local function ask(raw)
+      local s = socket.tcp()
+      s:settimeout(5)
+      assert(s:connect("127.0.0.1", rx.port))
+      s:send(raw)
+      s:shutdown("send")
+      rx:step(0.5)
+      local answer = s:receive("*a") or ""
+      s:close()
+      return tonumber(answer:match("^HTTP/1%.1 (%d+)")), answer
+    end
+    assert.equal(400, (ask("GARBAGE\r\n\r\n")))
+    assert.equal(405, (ask("GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
+    assert.equal(400, (ask("POST / HTTP/1.1\r\nContent-Length: 1e30\r\n\r\n")))
+    assert.equal(413, (ask("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n")))
+    assert.equal(411, (ask("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")))
+    assert.equal(431, (ask("POST / HTTP/1.1\r\nX: " .. string.rep("a", 20000) .. "\r\n\r\n")))
+    local status, answer = ask("POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+    assert.equal(400, status)
+    assert.matches("Missing required header: webhook%-signature", answer)
+    assert.equal(400, (ask("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n{}"))) -- truncated, then closed
+    assert.equal(0, rx.accepted)
+  end)
+
   it("wait_for_job with events: a deadline, a fallback poll, and misuse", function()
     local rx = receiver{ secret = "whsec_c3B5" }
     local j = job{ steps = 100000, step_seconds = 100 }

@@ -82,9 +82,10 @@ local function read_request(sock, max_body)
     end
   end
   if headers["transfer-encoding"] then return nil, 411, "send a Content-Length body, not chunked" end
-  local length = tonumber(headers["content-length"] or "0")
-  if not length or type(headers["content-length"]) == "table" then return nil, 400, "bad Content-Length" end
-  if length > max_body then return nil, 413, format("body of %d bytes; the limit is %d", length, max_body) end
+  local cl = headers["content-length"] or "0"
+  if type(cl) ~= "string" or not match(cl, "^%d+$") then return nil, 400, "bad Content-Length" end
+  local length = tonumber(cl)
+  if length > max_body then return nil, 413, format("body of %s bytes; the limit is %.0f", cl, max_body) end
   local body = ""
   if length > 0 then
     body, err = sock:receive(length)

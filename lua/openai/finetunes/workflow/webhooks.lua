@@ -167,7 +167,7 @@ local function verify(body, headers, o, fallback_secret)
   if not secret then fail(NO_SECRET, 3) end
   local max = o.max_body_bytes or M.MAX_BODY_BYTES
   if #body > max then
-    return refuse("body_too_large", format("the body has %d bytes; the limit is %d (max_body_bytes)", #body, max))
+    return refuse("body_too_large", format("the body has %d bytes; the limit is %.0f (max_body_bytes)", #body, max))
   end
 
   local sig_values = header_values(headers, "webhook-signature")
@@ -184,11 +184,11 @@ local function verify(body, headers, o, fallback_secret)
   local tolerance = o.tolerance or M.DEFAULT_TOLERANCE
   if now - ts > tolerance then
     return refuse("timestamp_too_old",
-      format("Webhook timestamp is too old (%d s, tolerance %d s)", now - ts, tolerance))
+      format("Webhook timestamp is too old (%.0f s, tolerance %.0f s)", now - ts, tolerance))
   end
   if ts > now + tolerance then
     return refuse("timestamp_too_new",
-      format("Webhook timestamp is too new (%d s ahead, tolerance %d s)", ts - now, tolerance))
+      format("Webhook timestamp is too new (%.0f s ahead, tolerance %.0f s)", ts - now, tolerance))
   end
 
   local key = key_of(secret)
