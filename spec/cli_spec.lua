@@ -121,7 +121,7 @@ describe("openai-ft --help", function()
       for _, cmd in ipairs(require(entry.module).commands or {}) do
         code, out = cli({ entry.name, cmd.name, "--help" })
         assert.equal(0, code, entry.name .. " " .. cmd.name)
-        assert.truthy(out:find("usage: openai%-ft " .. entry.name .. " " .. cmd.name, 1), out)
+        assert.truthy(out:find("usage: openai%-ft " .. lit(entry.name) .. " " .. lit(cmd.name), 1), out)
         assert.truthy(out:find("global options:", 1, true))
       end
     end
