@@ -100,20 +100,27 @@ local function forward(ctx, url, delivery)
   end
 end
 
+-- The signing secret a receiver verifies with: the contents of `file` when given,
+-- else `given`, else $OPENAI_WEBHOOK_SECRET; none is a usage error (`missing` says
+-- what to do). Shared with cli/follow.lua (--webhook-port).
+function M.signing_secret(ctx, file, given, missing)
+  local secret = given or ctx.env("OPENAI_WEBHOOK_SECRET")
+  if file then
+    local f, err = io.open(file, "rb")
+    if not f then ctx:exit(EXIT.failure, "cannot read " .. file .. ": " .. tostring(err)) end
+    secret = (f:read("*a") or ""):match("^%s*(.-)%s*$")
+    f:close()
+  end
+  if not secret or secret == "" then ctx:usage(missing) end
+  return secret
+end
+
 local function listen(ctx)
   ctx:max_args(0)
   local o = ctx.opts
   local ft = require("openai.finetunes")
-  local secret = o.secret or ctx.env("OPENAI_WEBHOOK_SECRET")
-  if o.secret_file then
-    local f, err = io.open(o.secret_file, "rb")
-    if not f then ctx:exit(EXIT.failure, "cannot read " .. o.secret_file .. ": " .. tostring(err)) end
-    secret = (f:read("*a") or ""):match("^%s*(.-)%s*$")
-    f:close()
-  end
-  if not secret or secret == "" then
-    ctx:usage("no signing secret: set OPENAI_WEBHOOK_SECRET, or give --secret-file FILE (or --secret)")
-  end
+  local secret = M.signing_secret(ctx, o.secret_file, o.secret,
+    "no signing secret: set OPENAI_WEBHOOK_SECRET, or give --secret-file FILE (or --secret)")
   local count, limit = 0, o.count
   local rx, err = ft.webhook_receiver{
     host = o.host or "127.0.0.1", port = o.port or 0, path = o.path, secret = secret,
