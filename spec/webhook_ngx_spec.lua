@@ -109,6 +109,8 @@ describe("the OpenResty webhook receiver", function()
     until_seen(before + 3)
     for _, d in ipairs(server:control("GET", "/_fake/webhook_deliveries?status=delivered").data) do
       assert.equal(200, d.attempts[#d.attempts].status_code)
+      -- answered at once: the application's work runs after the answer
+      assert.is_true(d.attempts[#d.attempts].duration_ms < 1000)
     end
     local want = { "succeeded", "failed", "cancelled" }
     for i, id in ipairs(ids) do
