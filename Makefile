@@ -323,25 +323,22 @@ bench: bench-deps $(MODULES) $(BENCH_SDK)
 
 # webhook parity
 #
-#   make webhook-parity  the official Node SDK's verdicts (npm openai, installed with npm ci in
-#                        tools/sdk-webhooks/ only, pinned by its package-lock.json) on every case
-#                        of spec/fixtures/webhook_cases.json must equal the committed
-#                        spec/fixtures/webhook_verdicts.json, which spec/webhook_parity_spec.lua
-#                        (part of make test) holds ft.unwrap_webhook / ft.verify_webhook to.
-#                        node tools/sdk-webhooks/make-cases.mjs rewrites the cases.
-WEBHOOK_SDK = tools/sdk-webhooks/node_modules/openai/package.json
+#   make webhook-parity  the official Node SDK's verdicts (client.webhooks.unwrap / verifySignature
+#                        of npm openai 7.59, from tools/sdk-check's pinned install, on its pinned
+#                        Node) on every case of spec/fixtures/webhook_cases.json must equal the
+#                        committed spec/fixtures/webhook_verdicts.json, which
+#                        spec/webhook_parity_spec.lua (part of make test) holds ft.unwrap_webhook /
+#                        ft.verify_webhook to. A few seconds once installed.
+#   make webhook-cases   rewrite the cases (tools/sdk-check/webhooks/make-cases.mjs, signed with
+#                        Node's crypto) and their verdicts
+.PHONY: webhook-parity webhook-cases
 
-.PHONY: webhook-parity webhook-parity-deps
-
-webhook-parity-deps:
-	@command -v node >/dev/null && command -v npm >/dev/null || sh tools/ensure-debs.sh nodejs npm
-
-$(WEBHOOK_SDK): tools/sdk-webhooks/package.json tools/sdk-webhooks/package-lock.json | webhook-parity-deps
-	cd tools/sdk-webhooks && npm ci --no-audit --no-fund
-	@touch $@
-
-webhook-parity: deps $(CORE) $(WEBHOOK_SDK)
+webhook-parity: deps $(CORE) $(SDK_CHECK_NODE)
 	@mkdir -p $(BUILD)
-	node tools/sdk-webhooks/verdicts.mjs > $(BUILD)/webhook-verdicts.json
+	$(SDK_CHECK_NODE) tools/sdk-check/webhooks/verdicts.mjs > $(BUILD)/webhook-verdicts.json
 	diff -u spec/fixtures/webhook_verdicts.json $(BUILD)/webhook-verdicts.json
 	$(MAKE) --no-print-directory test SPEC=spec/webhook_parity_spec.lua
+
+webhook-cases: $(SDK_CHECK_NODE)
+	$(SDK_CHECK_NODE) tools/sdk-check/webhooks/make-cases.mjs > spec/fixtures/webhook_cases.json
+	$(SDK_CHECK_NODE) tools/sdk-check/webhooks/verdicts.mjs > spec/fixtures/webhook_verdicts.json

@@ -1,5 +1,5 @@
 -- The official SDK's verdicts, held to: every case of spec/fixtures/webhook_cases.json
--- (written by tools/sdk-webhooks/make-cases.mjs, signed with Node's crypto) through
+-- (written by tools/sdk-check/webhooks/make-cases.mjs, signed with Node's crypto) through
 -- ft.unwrap_webhook / ft.verify_webhook must be accepted or refused exactly as
 -- openai-node 7.59's client.webhooks.unwrap / verifySignature did
 -- (spec/fixtures/webhook_verdicts.json; `make webhook-parity` recomputes that file with
@@ -11,7 +11,7 @@ local H = require("spec.support.client_helper")
 local cases = assert(core.json_decode(H.read("spec/fixtures/webhook_cases.json"))).cases
 local verdicts = assert(core.json_decode(H.read("spec/fixtures/webhook_verdicts.json")))
 
--- tools/sdk-webhooks/cases-common.mjs bigBody: the same bytes
+-- tools/sdk-check/webhooks/cases-common.mjs bigBody: the same bytes
 local function big_body(now, size)
   local head = '{"id":"evt_big","object":"event","created_at":' .. now
     .. ',"type":"fine_tuning.job.succeeded","data":{"id":"ftjob-big","pad":"'

@@ -5,7 +5,7 @@
 // error code it corresponds to (the wording of JSON.parse's errors changes with the
 // Node version, so the message itself is not kept). make webhook-parity compares it with the
 // committed spec/fixtures/webhook_verdicts.json, which spec/webhook_parity_spec.lua
-// holds the Lua functions to.
+// holds the Lua functions to. Runs on the SDK and Node that tools/sdk-check pins.
 import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
 import { bigBody } from './cases-common.mjs';
@@ -27,7 +27,7 @@ const checkOf = (message) => {
   return 'other';
 };
 
-const file = process.argv[2] || new URL('../../spec/fixtures/webhook_cases.json', import.meta.url);
+const file = process.argv[2] || new URL('../../../spec/fixtures/webhook_cases.json', import.meta.url);
 const { cases } = JSON.parse(readFileSync(file, 'utf8'));
 const client = new OpenAI({ apiKey: 'sk-parity' });
 const realNow = Date.now;

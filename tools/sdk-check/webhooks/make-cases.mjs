@@ -3,7 +3,7 @@
 // (spec/webhook_parity_spec.lua). Signatures are computed here with Node's own crypto
 // (createHmac), independently of the module's C code. Deterministic: fixed secrets,
 // ids and clock, so the file only changes when this script does.
-//   node tools/sdk-webhooks/make-cases.mjs > spec/fixtures/webhook_cases.json
+//   make webhook-cases   (tools/sdk-check's node, then this script > spec/fixtures/webhook_cases.json)
 import { createHmac } from 'node:crypto';
 import { bigBody } from './cases-common.mjs';
 
