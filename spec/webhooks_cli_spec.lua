@@ -109,7 +109,7 @@ describe("openai-ft webhooks", function()
       "fine_tuning.job.succeeded,fine_tuning.job.failed", "--events", "fine_tuning.job.cancelled",
       "--secret-file", secret_file, "--json" })
     assert.equal(0, code, err)
-    local ep = assert(ft.errors and require("openai.finetunes.core").json_decode(out))
+    local ep = assert(require("openai.finetunes.core").json_decode(out))
     assert.same({ "fine_tuning.job.succeeded", "fine_tuning.job.failed", "fine_tuning.job.cancelled" },
       ep.event_types)
     assert.is_nil(ep.signing_secret)
