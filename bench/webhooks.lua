@@ -36,9 +36,9 @@ local h = fake.spawn{ quiet = true, log_limit = 100000, speed = 1 }
 local base = h.base_url
 local function control(method, path, body)
   local status, text = fake.control_request(h.port, method, path,
-    body and require("openai.finetunes.core").json_encode(body) or nil)
+    body and require("openai.finetunes.codec").json_encode(body) or nil)
   assert(status and status < 300, tostring(text))
-  return require("openai.finetunes.core").json_decode(text)
+  return require("openai.finetunes.codec").json_decode(text)
 end
 local function last_seq()
   local list = control("GET", "/_fake/requests?last=1")

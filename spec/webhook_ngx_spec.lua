@@ -5,7 +5,6 @@
 -- final event from the dict and fetches the job once.
 local ft = require("openai.finetunes")
 local codec = require("openai.finetunes.codec")
-local core = require("openai.finetunes.core")
 local openresty = require("spec.support.openresty")
 local H = require("spec.support.client_helper")
 local socket = require("socket")
@@ -48,7 +47,7 @@ describe("the OpenResty webhook receiver", function()
   local function seen()
     local status, body = openresty.get(srv:url("/openai/webhooks/seen"), 5)
     assert.equal(200, status)
-    return core.json_decode(body).events_seen
+    return codec.json_decode(body).events_seen
   end
 
   local function until_seen(n, seconds)
@@ -116,7 +115,7 @@ describe("the OpenResty webhook receiver", function()
     for i, id in ipairs(ids) do
       local status, body = openresty.get(srv:url("/openai/jobs/" .. id .. "/wait"), 30)
       assert.equal(200, status, body)
-      local got = core.json_decode(body)
+      local got = codec.json_decode(body)
       assert.equal(id, got.id)
       assert.equal(want[i], got.status)
     end
@@ -129,7 +128,7 @@ describe("the OpenResty webhook receiver", function()
   it("refuses forged, stale, truncated and oversized deliveries; a replay gets 200 but is not handed on again",
     function()
       local url = srv:url("/openai/webhooks")
-      local body = core.json_encode{ id = "evt_spec", object = "event", created_at = os.time(), type = SUCCEEDED,
+      local body = codec.json_encode{ id = "evt_spec", object = "event", created_at = os.time(), type = SUCCEEDED,
         data = { id = "ftjob-spec" } }
       local before = seen()
       -- forged: signed with another key
@@ -155,7 +154,7 @@ describe("the OpenResty webhook receiver", function()
       status = post(url, signed(big, "wh_big"), big)
       assert.equal(413, status)
       -- a 1 MB event verifies (the body stays in memory: client_body_buffer_size)
-      local mb = core.json_encode{ id = "evt_mb", object = "event", created_at = os.time(), type = "batch.completed",
+      local mb = codec.json_encode{ id = "evt_mb", object = "event", created_at = os.time(), type = "batch.completed",
         data = { id = "batch_1", pad = string.rep("p", 1000000) } }
       assert.equal(200, (post(url, signed(mb, "wh_mb"), mb)))
       -- valid, then the same delivery again

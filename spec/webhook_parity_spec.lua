@@ -5,11 +5,11 @@
 -- (spec/fixtures/webhook_verdicts.json; `make webhook-parity` recomputes that file with
 -- the SDK and fails when it differs), for the same check where the SDK names one.
 local ft = require("openai.finetunes")
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 local H = require("spec.support.client_helper")
 
-local cases = assert(core.json_decode(H.read("spec/fixtures/webhook_cases.json"))).cases
-local verdicts = assert(core.json_decode(H.read("spec/fixtures/webhook_verdicts.json")))
+local cases = assert(codec.json_decode(H.read("spec/fixtures/webhook_cases.json"))).cases
+local verdicts = assert(codec.json_decode(H.read("spec/fixtures/webhook_verdicts.json")))
 
 -- tools/sdk-check/webhooks/cases-common.mjs bigBody: the same bytes
 local function big_body(now, size)

@@ -24,7 +24,7 @@
 -- $OPENAI_WEBHOOK_SECRET (list it in an `env` directive: nginx clears its workers'
 -- environment).
 local ft = require("openai.finetunes")
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 
 local M = {}
 
@@ -54,7 +54,7 @@ end
 local function reply(status, message)
   ngx.status = status
   ngx.header["Content-Type"] = "application/json"
-  ngx.print(core.json_encode(message and { error = { message = message } } or { ok = true }))
+  ngx.print(codec.json_encode(message and { error = { message = message } } or { ok = true }))
 end
 
 local function request_body()
@@ -122,17 +122,17 @@ function M.wait(id, timeout)
     events = ft.webhook_shared_events(ngx.shared[M.DICT]), timeout = timeout or 60 })
   if not job then
     ngx.status = err.status or 504
-    ngx.print(core.json_encode({ error = { kind = err.kind, code = err.code, message = err.message } }))
+    ngx.print(codec.json_encode({ error = { kind = err.kind, code = err.code, message = err.message } }))
     return
   end
   ngx.header["Content-Type"] = "application/json"
-  ngx.print(core.json_encode({ id = job.id, status = job.status, fine_tuned_model = job.fine_tuned_model }))
+  ngx.print(codec.json_encode({ id = job.id, status = job.status, fine_tuned_model = job.fine_tuned_model }))
 end
 
 -- GET .../seen: how many events the application got (for run.sh and the spec).
 function M.seen()
   ngx.header["Content-Type"] = "application/json"
-  ngx.print(core.json_encode({ events_seen = ngx.shared[M.DICT]:get("events_seen") or 0 }))
+  ngx.print(codec.json_encode({ events_seen = ngx.shared[M.DICT]:get("events_seen") or 0 }))
 end
 
 return M

@@ -31,7 +31,7 @@ end
 
 -- --events a,b --events c -> {"a", "b", "c"}
 local function event_list(ctx, required)
-  local list = setmetatable({}, require("openai.finetunes.core").array_mt)
+  local list = setmetatable({}, require("openai.finetunes.codec").array_mt)
   for _, v in ipairs(ctx.opts.events or {}) do
     for t in tostring(v):gmatch("[^,%s]+") do list[#list + 1] = t end
   end

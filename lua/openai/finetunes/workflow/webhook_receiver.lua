@@ -52,7 +52,7 @@ local function answer(sock, status, body)
 end
 
 local function json_message(text)
-  return require("openai.finetunes.core").json_encode({ error = { message = text } })
+  return require("openai.finetunes.codec").json_encode({ error = { message = text } })
 end
 
 -- Reads one request: method, path, headers (lower-case name -> value or list), body.

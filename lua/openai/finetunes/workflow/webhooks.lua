@@ -46,7 +46,7 @@
 -- Replays: a valid delivery stays valid for `tolerance` seconds and the service
 -- retries, so a receiver sees some events twice. ft.webhook_replay_guard() keeps the
 -- webhook-ids already accepted (see below).
-local core = require("openai.finetunes.core")
+local codec = require("openai.finetunes.codec")
 local errors = require("openai.finetunes.errors")
 local misuse = require("openai.finetunes.misuse")
 
@@ -60,12 +60,6 @@ local M = {}
 M.DEFAULT_TOLERANCE = 300
 M.MAX_BODY_BYTES = 5 * 1024 * 1024
 M.SIGNATURE_BYTES = 32
-
-local codec_module
-local function codec()
-  if not codec_module then codec_module = require("openai.finetunes.codec") end
-  return codec_module
-end
 
 local fail, describe = misuse.fail, misuse.describe
 
@@ -95,7 +89,7 @@ function M.lenient_base64(s)
     s = sub(s, 1, -2) .. sub(alphabet, v + 1, v + 1) .. (extra == 2 and "==" or "=")
   end
   if s == "" then return "" end
-  return codec().base64_decode(s) or ""
+  return codec.base64_decode(s) or ""
 end
 
 -- The values of header `name` (lower case) in `headers`, any case, lists flattened.
@@ -193,9 +187,8 @@ local function verify(body, headers, o, fallback_secret)
 
   local key = key_of(secret)
   if not key then return refuse("invalid_secret", "the webhook secret's base64 after whsec_ holds no key bytes") end
-  local c = codec()
   local signed = id ~= "" and (id .. "." .. timestamp .. "." .. body) or (timestamp .. "." .. body)
-  local expected = c.hmac_sha256(key, signed)
+  local expected = codec.hmac_sha256(key, signed)
 
   -- repeated signature headers arrive joined as ", " (what the Node SDK's Headers do)
   local header = table.concat(sig_values, ", ")
@@ -206,7 +199,7 @@ local function verify(body, headers, o, fallback_secret)
     if sub(entry, 1, 3) == "v1," then entry = sub(entry, 4) end
     local mac = M.lenient_base64(entry)
     -- every entry is compared (no early exit), each in constant time
-    if #mac == M.SIGNATURE_BYTES and c.equal_constant_time(mac, expected) then matched = true end
+    if #mac == M.SIGNATURE_BYTES and codec.equal_constant_time(mac, expected) then matched = true end
     if not space then break end
     start = space + 1
   end
@@ -236,9 +229,9 @@ local function do_unwrap(body, headers, opts, fallback)
   local o = check_args(body, headers, opts)
   local ok, err = verify(body, headers, o, fallback)
   if not ok then return nil, err end
-  local event, why = core.json_decode(body)
+  local event, why = codec.json_decode(body)
   if event == nil then return refuse("invalid_json", "the body is not JSON: " .. tostring(why)) end
-  if type(event) ~= "table" or event == core.null or event[1] ~= nil or getmetatable(event) == core.array_mt then
+  if type(event) ~= "table" or event == codec.null or event[1] ~= nil or getmetatable(event) == codec.array_mt then
     return refuse("invalid_json", "the body is JSON but not an event object")
   end
   return event
@@ -314,12 +307,12 @@ function M.webhook_shared_events(dict, prefix)
   return {
     take = function(_, job_id)
       local text = dict:get(prefix .. job_id)
-      return text and core.json_decode(text) or nil
+      return text and codec.json_decode(text) or nil
     end,
     wait = function(_, seconds)
       local ngx = rawget(_G, "ngx")
       local s = seconds < 0.1 and seconds or 0.1
-      if ngx and ngx.sleep then ngx.sleep(s) else core.sleep(s) end
+      if ngx and ngx.sleep then ngx.sleep(s) else require("openai.finetunes.core").sleep(s) end
     end,
   }
 end
