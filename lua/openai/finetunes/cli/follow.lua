@@ -16,6 +16,11 @@ local M = {}
 M.OPTIONS = {
   { "--poll-interval", "SECONDS", "seconds between status polls (default 2)", type = "number" },
   { "--wait-timeout", "SECONDS", "give up waiting after SECONDS (exit 5; the job goes on)", type = "number" },
+}
+
+-- jobs follow / jobs wait: also the job's end from a webhook instead of polls.
+M.WAIT_OPTIONS = {
+  M.OPTIONS[1], M.OPTIONS[2],
   { "--webhook-port", "N", "no polling: take the job's final webhook event on 127.0.0.1:N (secret: "
     .. "$OPENAI_WEBHOOK_SECRET or --webhook-secret-file); events are not printed", type = "count" },
   { "--webhook-secret-file", "FILE", "the webhook signing secret, for --webhook-port" },

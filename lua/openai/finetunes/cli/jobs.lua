@@ -294,7 +294,7 @@ M.commands = {
     options = with({
       { "--steps", nil, "print every step as a line, also on a terminal" },
       { "--new", nil, "only events from now on, not the history" },
-    }, follow.OPTIONS),
+    }, follow.WAIT_OPTIONS),
     run = function(ctx)
       local id = job_id(ctx)
       local job = follow.follow(ctx, id, { history = not ctx.opts.new })
@@ -306,7 +306,7 @@ M.commands = {
     description = "Wait until job ID succeeds, fails or is cancelled; print the fine-tuned model\n"
       .. "(--json: the final job). Status changes go to stderr.",
     exit_codes = "0 succeeded, 4 failed or cancelled, 5 --wait-timeout, 1 API failure",
-    options = follow.OPTIONS,
+    options = follow.WAIT_OPTIONS,
     run = function(ctx)
       local id = job_id(ctx)
       local job = follow.follow(ctx, id, { events = false })
