@@ -111,21 +111,23 @@ clean:
 
 # sanitizers
 #
-#   make check-asan       the C core built with AddressSanitizer + UBSan (gcc) into
-#                         build/asan, and the whole spec suite run against it
+#   make check-asan       both C modules built with AddressSanitizer + UBSan (gcc) into
+#                         build/asan, and the whole spec suite run against them
 #   make check-valgrind   the whole spec suite under valgrind memcheck (normal build)
 #
 # lua5.4 itself is not instrumented, so check-asan preloads the ASan runtime into it
 # (tools/asan-lua, also handed to the specs as $OFT_LUA so Lua child processes that load
-# the ASan core, such as the CLI and the examples, are sanitized too); tools/asan_scope.c
-# keeps the runtime out of every other child (make, sh, curl, nginx, the fake server:
-# ASan in them reports their own bugs and changes their exit codes). UBSan findings
+# the ASan modules, such as the CLI, the examples and the fake server (its webhooks use
+# the codec), are sanitized too); tools/asan_scope.c keeps the runtime out of every other
+# child (make, sh, curl, nginx: ASan in them reports their own bugs and changes their
+# exit codes). UBSan findings
 # abort (-fno-sanitize-recover). Leak detection is on; tools/lsan.supp lists the only
 # suppressed leaks and why.
 # check-valgrind runs the test process under memcheck, without --trace-children: every
 # client call of the suite but the few one-call child clients runs in it, and the
-# children are the fake server (pure Lua + LuaSocket, no C of ours) and tools; tracing
-# them would multiply the run time for no coverage of our C.
+# children are the fake server (Lua + LuaSocket; of our C only the codec's HMAC for
+# webhook signatures) and tools; tracing them would multiply the run time for little
+# coverage of our C.
 # Both exclude specs tagged #heavy: the 200 MB transfers and the peak-RSS measurements
 # (sanitizers inflate RSS by design, and the small transfers exercise the same code).
 SAN_LUA      ?= lua5.4
