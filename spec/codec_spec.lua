@@ -61,6 +61,17 @@ describe("codec module", function()
     assert.is_true(ok, err)
     assert.equal("clean", out)
   end)
+
+  it("the library loads only the codec until a curl transport is made", function()
+    local ok, out, err = H.run_lua([[
+      local ft = require("openai.finetunes")
+      local before = tostring(package.loaded["openai.finetunes.core"])
+      ft.new({ api_key = "sk-codec-spec", base_url = "http://127.0.0.1:9/v1" })
+      io.write(before, " ", type(package.loaded["openai.finetunes.core"]))
+    ]])
+    assert.is_true(ok, err)
+    assert.equal("nil table", out)
+  end)
 end)
 
 describe("codec.sha256", function()
