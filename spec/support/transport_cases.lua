@@ -577,9 +577,11 @@ M.cases[#M.cases + 1] = {
 
 -- The canned answers the cases ask env.canned for (spec/support/canned_http.lua serves them).
 M.CANNED = {
-  cl_conflict = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
-  cl_list = "HTTP/1.1 200 OK\r\nContent-Length: 5, 7\r\n\r\n{\"a\":1}",
-  cl_agree = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length: 7, 7\r\n\r\n{\"a\":1}",
+  -- (the canned server closes after each answer, and says so: a connection it
+  -- closed is never reused, which no transport re-sends on behind the policy)
+  cl_conflict = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
+  cl_list = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5, 7\r\n\r\n{\"a\":1}",
+  cl_agree = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 7\r\nContent-Length: 7, 7\r\n\r\n{\"a\":1}",
   garbage = "this is not HTTP\r\n\r\n",
 }
 

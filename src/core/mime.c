@@ -55,6 +55,23 @@ static const char *base_name(const char *path) {
 
 /* ---- the streamed file part (slice of a file, or a Lua string) ---- */
 
+static long long mtime_ns(const struct stat *st) {
+  return (long long)st->st_mtim.tv_sec * 1000000000LL + (long long)st->st_mtim.tv_nsec;
+}
+
+/* Has the file changed since the part was built (size or mtime)? Notes how. */
+static int source_changed(oft_source *s) {
+  struct stat st;
+  if (fstat(fileno(s->file), &st) != 0) return 0;
+  if ((curl_off_t)st.st_size == s->size0 && mtime_ns(&st) == s->mtime0_ns) return 0;
+  s->changed = 1;
+  s->size_now = (curl_off_t)st.st_size;
+  return 1;
+}
+
+/* Exactly `length` bytes of the file go out, never more or fewer: a file that
+ * ends early, grows or is rewritten while it is sent aborts the transfer
+ * (checked on a short read and once the last byte is read). */
 static size_t source_read(char *buf, size_t size, size_t n, void *arg) {
   oft_source *s = (oft_source *)arg;
   size_t want = size * n;
@@ -64,10 +81,12 @@ static size_t source_read(char *buf, size_t size, size_t n, void *arg) {
   if (s->file != NULL) {
     size_t got = fread(buf, 1, want, s->file);
     if (got == 0) { /* the file shrank or failed under us: never send short */
+      if (!ferror(s->file) && source_changed(s)) return CURL_READFUNC_ABORT;
       s->read_errno = ferror(s->file) ? (errno != 0 ? errno : EIO) : EIO;
       return CURL_READFUNC_ABORT;
     }
     want = got;
+    if (s->pos + (curl_off_t)want == s->length && source_changed(s)) return CURL_READFUNC_ABORT;
   } else {
     memcpy(buf, s->data + s->pos, want);
   }
@@ -171,26 +190,24 @@ static int add_file_part(lua_State *L, oft_transfer *t, int file, int arg) {
 
   part = curl_mime_addpart(t->mime);
   if (part == NULL) oft_memory_error(L);
-  if (path != NULL && offset < 0 && length < 0) {
-    /* whole file: libcurl opens and streams it; check now so a typo fails before sending */
-    struct stat st;
-    FILE *probe = fopen(path, "rb");
-    int dir;
-    if (probe == NULL) return fail_errno(L, t, "open", path, errno);
-    dir = fstat(fileno(probe), &st) == 0 && S_ISDIR(st.st_mode);
-    fclose(probe);
-    if (dir) return fail_errno(L, t, "upload", path, EISDIR);
-    rc = curl_mime_filedata(part, path);
-  } else if (path != NULL) {
+  if (path != NULL) {
+    /* a whole file is the slice [0, size): read by source_read like any slice,
+     * so exactly the declared bytes go out (libcurl's curl_mime_filedata would
+     * send what the file holds by then, past its own Content-Length) */
     struct stat st;
     oft_source *s = &t->source;
+    int whole = offset < 0 && length < 0;
     s->file = fopen(path, "rb"); /* owned by the transfer from here on */
     if (s->file == NULL) return fail_errno(L, t, "open", path, errno);
     s->path = strdup(path);
     if (s->path == NULL) oft_memory_error(L);
     if (fstat(fileno(s->file), &st) != 0) return fail_errno(L, t, "stat", path, errno);
+    if (whole && S_ISDIR(st.st_mode)) return fail_errno(L, t, "upload", path, EISDIR);
     if (!S_ISREG(st.st_mode))
-      return fail(L, t, "invalid_request", "a multipart slice needs a regular file");
+      return fail(L, t, "invalid_request",
+                  whole ? "an upload needs a regular file" : "a multipart slice needs a regular file");
+    s->size0 = (curl_off_t)st.st_size;
+    s->mtime0_ns = mtime_ns(&st);
     if (offset < 0) offset = 0;
     if (length < 0) length = offset <= (curl_off_t)st.st_size ? (curl_off_t)st.st_size - offset : 0;
     if (offset > (curl_off_t)st.st_size || length > (curl_off_t)st.st_size - offset) {

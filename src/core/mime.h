@@ -26,6 +26,10 @@ typedef struct oft_source {
   curl_off_t pos;      /* bytes already handed to libcurl */
   int read_errno;      /* reading the file failed mid-transfer */
   char *path;          /* the file's path (for the error), owned */
+  curl_off_t size0;    /* the file's size and mtime when the part was built */
+  long long mtime0_ns;
+  curl_off_t size_now; /* when it changed while being sent: its size then */
+  int changed;         /* the file grew, shrank or was rewritten mid-send */
 } oft_source;
 
 /*

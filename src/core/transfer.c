@@ -148,6 +148,23 @@ static int idle_expired(oft_transfer *t, curl_off_t dlnow, curl_off_t ulnow) {
  * Nothing here allocates outside the pcall: the stack room was reserved by the
  * driver and the error value goes into a slot reserved at setup.
  */
+#if LIBCURL_VERSION_NUM >= 0x075000 /* 7.80.0: CURLOPT_PREREQFUNCTION */
+/* Called before each send of the request. libcurl sends it again by itself when
+ * a reused keep-alive connection turns out dead before any byte of the answer,
+ * and the server may well have read it (a POST would create a second job).
+ * Every send must be an attempt the retry policy counts and decides on: the
+ * second one is refused here, and the policy sees a failed attempt. */
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port) {
+  oft_transfer *t = (oft_transfer *)ud;
+  (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+  if (++t->sends > 1) {
+    t->resend_refused = 1;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  return CURL_PREREQFUNC_OK;
+}
+#endif
+
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow) {
   oft_transfer *t = (oft_transfer *)ud;
@@ -378,6 +395,10 @@ static void apply_client(oft_transfer *t, const oft_limits *lim) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)t);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)t);
+#if LIBCURL_VERSION_NUM >= 0x075000
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, (void *)t);
+#endif
   curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_easy_setopt(e, CURLOPT_XFERINFODATA, (void *)t);
   curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
@@ -503,6 +524,9 @@ static void push_failure(lua_State *L, oft_transfer *t) {
     lua_setfield(L, -2, "callback_error");
     lua_replace(L, -3);
     lua_pop(L, 1);
+  } else if (t->resend_refused) {
+    oft_error_push(L, "io", "the connection closed before any answer (a reused keep-alive connection had died); "
+                   "not sent again behind the retry policy", CURLE_SEND_ERROR, NULL);
   } else if (t->idle_expired) {
     char msg[96];
     snprintf(msg, sizeof msg, "no data sent or received for %g s (idle_timeout)", t->idle_s);
@@ -515,6 +539,17 @@ static void push_failure(lua_State *L, oft_transfer *t) {
     oft_error_push(L, "too_large", msg, -1, NULL);
   } else if (t->sink_errno != 0) {
     oft_error_push_local(L, "write", t->sink, t->sink_errno, c->auth.secret);
+  } else if (t->source.changed) {
+    char sizes[96];
+    snprintf(sizes, sizeof sizes, "%.0f bytes when the upload began, %.0f now", (double)t->source.size0,
+             (double)t->source.size_now);
+    lua_pushfstring(L, "cannot upload %s: the file changed while it was sent (%s)", t->source.path, sizes);
+    oft_error_push(L, "io", lua_tostring(L, -1), -1, c->auth.secret);
+    lua_remove(L, -2);
+    lua_pushstring(L, t->source.path);
+    lua_setfield(L, -2, "path");
+    lua_pushstring(L, "the file changed while it was sent");
+    lua_setfield(L, -2, "os_error");
   } else if (t->source.read_errno != 0) {
     oft_error_push_local(L, "read", t->source.path != NULL ? t->source.path : "the upload",
                          t->source.read_errno, c->auth.secret);

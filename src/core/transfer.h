@@ -53,6 +53,8 @@ struct oft_transfer {
   unsigned oom : 1;
   unsigned callback_raised : 1; /* the error value sits at error_ref */
   unsigned callback_false : 1;
+  unsigned resend_refused : 1; /* libcurl wanted to send the request a second time */
+  unsigned sends;             /* times libcurl was about to send the request */
   char errbuf[CURL_ERROR_SIZE];
 };
 

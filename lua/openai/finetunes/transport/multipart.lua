@@ -32,6 +32,13 @@ end
 
 local local_error = require("openai.finetunes.transport.local_error")
 
+-- The file of an upload changed while it was sent: a local failure (never retried).
+local function changed(part, how)
+  local e = local_error("upload", part.path, "the file changed while it was sent (" .. how .. ")")
+  e.message = "cannot upload " .. part.path .. ": the file changed while it was sent (" .. how .. ")"
+  return e
+end
+
 local function io_error(message)
   return nil, { kind = "io", message = message }
 end
@@ -84,6 +91,7 @@ local function measure(file)
   end
   local size, serr = f:seek("end")
   f:close()
+  file.measured = size
   if not size then return io_error("cannot measure upload file " .. file.path .. ": " .. tostring(serr)) end
   local offset = file.offset or 0
   local length = file.length or (offset <= size and size - offset or 0)
@@ -132,7 +140,8 @@ function M.new(spec, boundary)
       local length, err = measure(file)
       if not length then return nil, err end
       file_length = length
-      parts[#parts + 1] = { path = file.path, offset = file.offset or 0, length = length }
+      parts[#parts + 1] = { path = file.path, offset = file.offset or 0, length = length, size = file.measured }
+      file.measured = nil
     else
       error("bad multipart file (path or data expected)", 2)
     end
@@ -159,22 +168,27 @@ end
 function Body:source()
   self:close()
   local parts, i = self.parts, 0
-  local f, left
+  local f, left, current
   local chunk_size = M.CHUNK_SIZE
   local this = self
   return function()
     while true do
       if f then
         if left == 0 then
+          -- exactly the declared bytes went out; a file that grew meanwhile fails too
+          local now = f:seek("end")
           f:close()
           f, this.file = nil, nil
+          if current.size and now ~= current.size then
+            return nil, changed(current, format("%.0f bytes when the upload began, %.0f now", current.size, now or -1))
+          end
         else
           local want = left < chunk_size and left or chunk_size
           local data = f:read(want)
           if not data or #data == 0 then
             f:close()
             f, this.file = nil, nil
-            return io_error("upload file ended " .. format("%.0f", left) .. " bytes early (changed while sending?)")
+            return nil, changed(current, format("it ended %.0f bytes early", left))
           end
           left = left - #data
           return data
@@ -187,6 +201,7 @@ function Body:source()
         if p ~= "" then return p end
       else
         local err
+        current = p
         f, err = open(p.path, "rb")
         if not f then return nil, local_error("open", p.path, err) end
         this.file = f

@@ -32,7 +32,11 @@ local M = {}
 
 local READ_SIZE = 64 * 1024
 local DEFAULT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT = 600, 10
-local MAX_STALE_RETRIES = 4
+-- A pooled connection that dies before any byte of the answer is not silently
+-- used again with the same request: the server may have read it (a POST would
+-- create a second job). The failure goes to the retry policy, which counts and
+-- decides (as the C core refuses libcurl's own re-send, src/core/transfer.c).
+local MAX_STALE_RETRIES = 0
 
 -- Phases where lua-nginx-module offers cosockets (its README, "ngx.socket.tcp").
 M.COSOCKET_PHASES = {
@@ -181,7 +185,7 @@ local function drive(sock, x, reused)
   while not serr do
     local piece, perr = next_piece()
     if not piece then
-      if perr then return x:fail(perr.kind, perr.message) end
+      if perr then return x:fail(perr.kind, perr.message, perr) end
       break
     end
     ok, err = arm(sock, x)
@@ -220,7 +224,8 @@ local function run(self, x, c, rec)
     if not stale then return exchange.through_proxy(res, err, through) end
     x:restart() -- a pooled connection the server had closed: again on a fresh one
   end
-  return x:fail("io", "every pooled connection was closed by the server")
+  return x:fail("io", "the connection closed before any answer (a reused keep-alive connection had died); "
+    .. "not sent again behind the retry policy")
 end
 
 --- new(opts) -> transport. Options (seconds for times, as core.new takes them):
