@@ -71,14 +71,15 @@ end
 local pid_alive = util.pid_alive
 
 -- interpreter(): the Lua that runs this code, so the child loads the same C modules.
--- $OFT_LUA, set by the Makefile's test targets, names it best: under `make check-asan`
--- it is tools/asan-lua, which preloads the runtime the ASan build of the codec needs
--- (the fake server signs webhook deliveries with it), where /proc/self/exe is plain lua5.4.
+-- Under `make check-asan` that Lua ($OFT_ASAN_LUA) runs with the ASan runtime preloaded
+-- by tools/asan-lua ($OFT_LUA), and /proc/self/exe names the bare interpreter: the child
+-- comes back through the script, since the fake server loads the ASan build of the codec
+-- (it signs webhook deliveries). Any other Lua started under that run is itself.
 function M.interpreter()
-  local named = os.getenv("OFT_LUA")
-  if named and named ~= "" then return named end
   local target = lfs.symlinkattributes and lfs.symlinkattributes("/proc/self/exe", "target")
   if target and target:match("/[^/]*lua[^/]*$") then
+    local asan_lua, wrapper = os.getenv("OFT_ASAN_LUA"), os.getenv("OFT_LUA")
+    if asan_lua and wrapper and target:match("/[^/]*$") == "/" .. asan_lua then return wrapper end
     return target
   end
   local argv = rawget(_G, "arg")
@@ -88,7 +89,7 @@ function M.interpreter()
     if argv[i] and argv[i]:match("lua") then return argv[i] end
     if argv[-1] and argv[-1]:match("lua") then return argv[-1] end
   end
-  return "lua5.4"
+  return os.getenv("OFT_LUA") or "lua5.4"
 end
 
 local function serialize(t)
