@@ -7,6 +7,7 @@ local fake = require("openai.finetunes.fake")
 local fake_server = require("spec.support.fake_server")
 local core = require("openai.finetunes.core")
 local codec = require("openai.finetunes.codec")
+local logged = require("openai.finetunes.fake.reqlog").redact_credential
 
 local MODEL = H.MODEL
 local TRAIN = H.TRAIN
@@ -174,7 +175,7 @@ describe("openai-ft usage errors (exit 2)", function()
     assert.truthy(err:find("missing API key: set OPENAI_API_KEY or pass --api-key", 1, true), err)
     code = cli({ "--api-key", "sk-flag", "files", "list" }, { OPENAI_API_KEY = false })
     assert.equal(0, code)
-    assert.equal("Bearer sk-flag", server:last_request().headers.authorization)
+    assert.equal(logged("Bearer sk-flag"), server:last_request().headers.authorization)
   end)
 end)
 
@@ -189,7 +190,7 @@ describe("openai-ft --provider azure", function()
     ok(code, out, err)
     local entry = azure:last_request()
     assert.equal("/openai/v1/models", entry.path)
-    assert.equal("az-key-1", entry.headers["api-key"])
+    assert.equal(logged("az-key-1"), entry.headers["api-key"])
     assert.is_nil(entry.headers.authorization)
     code, out, err = cli({ "files", "list", "--api-version", "2024-10-21" }, { OPENAI_API_TYPE = "azure",
       AZURE_OPENAI_ENDPOINT = azure.endpoint, AZURE_OPENAI_API_KEY = "az-key-2" })
@@ -197,7 +198,7 @@ describe("openai-ft --provider azure", function()
     entry = azure:last_request()
     assert.equal("/openai/files", entry.path)
     assert.equal("2024-10-21", entry.params["api-version"])
-    assert.equal("az-key-2", entry.headers["api-key"])
+    assert.equal(logged("az-key-2"), entry.headers["api-key"])
     -- an OpenAI key in the environment is never sent to Azure
     assert.is_nil(entry.headers.authorization)
   end)

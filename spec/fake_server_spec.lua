@@ -8,6 +8,7 @@ local fake = require("spec.support.fake_server")
 
 local KEY = "sk-fake-spec"
 local TMP = (os.getenv("TMPDIR") or "/tmp") .. "/fake-server-spec-" .. require("openai.finetunes.fake").pid()
+local logged = require("openai.finetunes.fake.reqlog").redact_credential
 
 local server
 
@@ -402,6 +403,20 @@ describe("fake OpenAI server", function()
   end)
 
   describe("request log", function()
+    it("holds credentials only redacted to the scheme and a short suffix", function()
+      api("GET", "/models")
+      api("GET", "/models", nil, { headers = { Authorization = "Bearer sk-proj-0123456789abcdefWXYZ" } })
+      api("GET", "/models", nil, { headers = { Authorization = "Bearer tok-1" } })
+      local log = server:requests()
+      -- "sk-fake-spec" is 12 characters: a quarter of it is shown
+      assert.same({ "Bearer ...pec", "Bearer ...WXYZ", "Bearer ...1" },
+        { log[1].headers.authorization, log[2].headers.authorization, log[3].headers.authorization })
+      assert.equal(logged("Bearer " .. KEY), log[1].headers.authorization)
+      local text = json.encode(log)
+      assert.is_nil(text:find(KEY, 1, true))
+      assert.is_nil(text:find("0123456789abcdef", 1, true))
+    end)
+
     it("records method, path, raw and decoded query, headers, JSON body and connection", function()
       api("GET", "/files?limit=2&order=asc&metadata%5Bteam%5D=a%20b&k[]=1&k[]=2", nil,
         { headers = { ["X-Custom"] = "Yes" } })
@@ -417,7 +432,7 @@ describe("fake OpenAI server", function()
       assert.equal("a b", get.params["metadata[team]"])
       assert.same({ "1", "2" }, get.params["k[]"])
       assert.equal("Yes", get.headers["x-custom"])
-      assert.equal("Bearer " .. KEY, get.headers["authorization"])
+      assert.equal(logged("Bearer " .. KEY), get.headers["authorization"])
       assert.equal(false, get.proxied)
       assert.equal(200, get.status)
       local post = log[2]
@@ -1272,7 +1287,7 @@ describe("fake OpenAI server", function()
       assert.equal(target, e.target)
       assert.equal("/v1/models/gpt-4o", e.path)
       assert.equal("x=1", e.query)
-      assert.equal("Basic dTpw", e.proxy_authorization)
+      assert.equal(logged("Basic dTpw"), e.proxy_authorization)
       expect_error(http("CONNECT", "127.0.0.1:443", {}), 405)
     end)
 

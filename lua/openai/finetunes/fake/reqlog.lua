@@ -27,7 +27,37 @@ function Log:account(entry, n)
   end
 end
 
+-- Credentials never leave the fake in full: GET /_fake/requests answers any local
+-- process. A value keeps its scheme ("Bearer", "Basic") and the last characters of its
+-- secret (a quarter of it, 4 at most), enough for a spec to tell two keys apart.
+function Log.redact_credential(value)
+  local scheme, secret = value:match("^(%S+) +(.+)$")
+  if not scheme then secret = value end
+  local kept = math.min(4, math.floor(#secret / 4))
+  local shown = "..." .. secret:sub(#secret - kept + 1)
+  return scheme and (scheme .. " " .. shown) or shown
+end
+
+-- Which headers hold one: Authorization, Proxy-Authorization, Azure's api-key, and a
+-- gateway's own (X-Gateway-Key, X-Auth-Token: a name ending in key, token or secret).
+-- Idempotency-Key names a request, not a client: specs read it back.
+local function holds_credential(name)
+  if name == "idempotency-key" then return false end
+  return name:find("authorization$") ~= nil or name:find("key$") ~= nil
+    or name:find("token$") ~= nil or name:find("secret$") ~= nil
+end
+
+-- The logged copy of a request's headers (the server goes on reading the real ones).
+local function logged_headers(headers)
+  local out = {}
+  for name, value in pairs(headers) do
+    out[name] = holds_credential(name) and Log.redact_credential(value) or value
+  end
+  return out
+end
+
 function Log:add(entry)
+  if entry.headers then entry.headers = logged_headers(entry.headers) end
   entry.seq = self.next_seq
   self.next_seq = self.next_seq + 1
   self.entries[entry.seq] = entry

@@ -533,7 +533,7 @@ function Server:_handle(conn, req)
   })
   req.log = entry
   if req.proxied then
-    entry.proxy_authorization = req.headers["proxy-authorization"]
+    entry.proxy_authorization = entry.headers["proxy-authorization"]
     entry.target = req.target
   end
 
