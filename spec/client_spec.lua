@@ -5,7 +5,7 @@ local codec = require("openai.finetunes.codec")
 local config = require("openai.finetunes.config")
 local client_module = require("openai.finetunes.client")
 local H = require("spec.support.client_helper")
-local logged = require("openai.finetunes.fake.reqlog").redact_credential
+local redacted = require("openai.finetunes.fake.reqlog").redact_credential
 
 describe("ft module", function()
   it("exposes the version, null, array and the error helpers", function()
@@ -51,7 +51,7 @@ describe("ft.new", function()
   it("sends the key as a bearer token", function()
     local c = H.client(server)
     assert(c:models())
-    assert.equal(logged("Bearer " .. H.API_KEY), server:last_request().headers.authorization)
+    assert.equal(redacted("Bearer " .. H.API_KEY), server:last_request().headers.authorization)
   end)
 
   it("refuses unknown options by name", function()
@@ -164,7 +164,7 @@ describe("environment fallbacks", function()
     assert.is_true(ok, err)
     assert.truthy(out:find(server.base_url, 1, true))
     local h = server:last_request().headers
-    assert.equal(logged("Bearer sk-from-env"), h.authorization)
+    assert.equal(redacted("Bearer sk-from-env"), h.authorization)
     assert.equal("org-env", h["openai-organization"])
     assert.equal("proj_env", h["openai-project"])
     assert.equal("fine-tuning", h["x-team"])
@@ -193,7 +193,7 @@ describe("environment fallbacks", function()
     })
     assert.is_true(ok, err)
     local h = server:last_request().headers
-    assert.equal(logged("Bearer sk-option"), h.authorization)
+    assert.equal(redacted("Bearer sk-option"), h.authorization)
     assert.equal("org-option", h["openai-organization"])
   end)
 
@@ -418,7 +418,7 @@ describe("transport selection", function()
     local c = ft.new{ transport = counting, base_url = server.base_url }
     assert(c:models())
     assert.equal(1, seen)
-    assert.equal(logged("Bearer " .. H.API_KEY), server:last_request().headers.authorization)
+    assert.equal(redacted("Bearer " .. H.API_KEY), server:last_request().headers.authorization)
     inner:close()
   end)
 

@@ -12,7 +12,7 @@ local json = require("openai.finetunes.fake.json")
 local util = require("openai.finetunes.fake.util")
 local lfs = require("lfs")
 local socket = require("socket")
-local logged = require("openai.finetunes.fake.reqlog").redact_credential
+local redacted = require("openai.finetunes.fake.reqlog").redact_credential
 
 local KEY = "sk-core-spec-9f3c1e7a5b2d4068SECRET"
 
@@ -251,7 +251,7 @@ describe("client handle against the fake server", function()
         headers = { ["OpenAI-Organization"] = "org-1", ["X-Number"] = 7, ["X-Empty"] = "" } })
       assert.equals(200, res.status)
       local e = server:last_request()
-      assert.equals(logged("Bearer " .. KEY), e.headers.authorization)
+      assert.equals(redacted("Bearer " .. KEY), e.headers.authorization)
       assert.equals("org-1", e.headers["openai-organization"])
       assert.equals("7", e.headers["x-number"])
       assert.equals("", e.headers["x-empty"])
@@ -866,7 +866,7 @@ describe("client handle against the fake server", function()
       local e = server:last_request()
       assert.is_true(e.proxied)
       assert.equals(target, e.target)
-      assert.equals(logged("Bearer " .. KEY), e.headers.authorization)
+      assert.equals(redacted("Bearer " .. KEY), e.headers.authorization)
       via:close()
     end)
 
@@ -887,7 +887,7 @@ describe("client handle against the fake server", function()
       local known = core.new{ api_key = KEY,
         proxy = { url = guarded:url(""), username = "alice", password = "s3cret" } }
       assert.equals(200, assert(known:request{ url = target }).status)
-      assert.equals(logged("Basic YWxpY2U6czNjcmV0"), guarded:last_request().proxy_authorization)
+      assert.equals(redacted("Basic YWxpY2U6czNjcmV0"), guarded:last_request().proxy_authorization)
       anonymous:close()
       known:close()
     end)
@@ -996,7 +996,7 @@ describe("client handle behind nginx (TLS, HTTP/2, gzip, client certificates)", 
     assert.equals(200, res.status)
     assert.equals("2", res.http_version)
     assert.equals("list", json.decode(res.body).object)
-    assert.equals(logged("Bearer " .. KEY), server:last_request().headers.authorization)
+    assert.equals(redacted("Bearer " .. KEY), server:last_request().headers.authorization)
     h:close()
   end)
 
@@ -1138,12 +1138,12 @@ describe("the credential", function()
     h = core.new{ api_key = KEY, auth_header = "api-key", auth_scheme = "" }
     get(h)
     local sent = server:last_request().headers
-    assert.equals(logged(KEY), sent["api-key"])
+    assert.equals(redacted(KEY), sent["api-key"])
     assert.is_nil(sent.authorization)
     h:close()
     h = core.new{ api_key = KEY, auth_header = "X-Gateway-Key", auth_scheme = "Token" }
     get(h)
-    assert.equals(logged("Token " .. KEY), server:last_request().headers["x-gateway-key"])
+    assert.equals(redacted("Token " .. KEY), server:last_request().headers["x-gateway-key"])
   end)
 
   it("cannot be set or overridden per request, in any case (the exchange's rule, over the curl transport)", function()
@@ -1164,7 +1164,7 @@ describe("the credential", function()
     assert.is_nil(server:last_request().headers.authorization)
     assert.is_true(h:set_credential("tok-1"))
     get(h)
-    assert.equals(logged("Bearer tok-1"), server:last_request().headers.authorization)
+    assert.equals(redacted("Bearer tok-1"), server:last_request().headers.authorization)
     -- an exchange in flight keeps the credential it started with
     local id = assert(h:start{ method = "GET", url = server.base_url .. "/models",
       headers = { ["x-fake-fault"] = "stall;seconds=0.3" } })
@@ -1173,9 +1173,9 @@ describe("the credential", function()
     local done = h:poll()
     assert.equals(id, done[1].id)
     assert.equals(200, done[1].res.status)
-    assert.equals(logged("Bearer tok-1"), server:last_request().headers.authorization)
+    assert.equals(redacted("Bearer tok-1"), server:last_request().headers.authorization)
     get(h)
-    assert.equals(logged("Bearer tok-2"), server:last_request().headers.authorization)
+    assert.equals(redacted("Bearer tok-2"), server:last_request().headers.authorization)
   end)
 
   it("set_credential refuses what cannot be one header line, without echoing it", function()
