@@ -287,6 +287,13 @@ describe("client:run", function()
       "bad argument #1 to 'run' (job.training_file is set by the workflow (give the local path as training_file))")
     assert.has_error(function() client:run{ training_file = TRAIN, job = { model = MODEL }, colour = 1 } end,
       "bad argument #1 to 'run' (unknown option \"colour\")")
+    local source = { take = function() end, wait = function() end }
+    assert.has_error(function()
+      client:run{ training_file = TRAIN, job = { model = MODEL }, events = source, on_event = print }
+    end, "bad argument #1 to 'run' (on_event needs polling: give events or on_event, not both)")
+    assert.has_error(function()
+      client:sweep{ training_file = TRAIN, job = { model = MODEL }, grid = { n_epochs = { 1 } }, events = source }
+    end, "bad argument #1 to 'sweep' (unknown option \"events\")")
   end)
 
   it("runs without a state file, tags the job and returns it", function()

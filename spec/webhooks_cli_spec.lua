@@ -252,6 +252,42 @@ describe("openai-ft webhooks", function()
     assert.equal("/v1/fine_tuning/jobs/" .. job.id, reqs[1].path)
   end)
 
+  it("run --webhook-port uploads, creates, and takes the job's end from its webhook: no status polls", function()
+    local port = nginx.free_port()
+    local ep = assert(c:create_webhook_endpoint{ url = ("http://127.0.0.1:%d/"):format(port), name = "run",
+      event_types = ft.array{ "fine_tuning.job.succeeded", "fine_tuning.job.failed" } })
+    local mark = server:mark()
+    local pid, result = listen({ "run", H.TRAIN, "--model", H.MODEL, "--webhook-port", tostring(port) },
+      { OPENAI_WEBHOOK_SECRET = ep.signing_secret })
+    finally(function() nginx.kill(pid) end)
+    -- the job exists and the receiver listens: then let the job end
+    local deadline = socket.gettime() + 10
+    local created
+    while true do
+      for _, r in ipairs(server:requests{ since = mark, method = "POST" }) do
+        if r.path == "/v1/fine_tuning/jobs" and r.status == 200 then created = true end
+      end
+      local s = socket.tcp()
+      s:settimeout(0.2)
+      local ok = created and s:connect("127.0.0.1", port)
+      s:close()
+      if ok then break end
+      assert(socket.gettime() < deadline, "run did not create its job and listen")
+      socket.sleep(0.05)
+    end
+    server:advance(3600)
+    local code, out, err = wait_exit(result)
+    assert.equal(0, code, err)
+    assert.matches("^ft:", out)
+    assert.matches("waiting for the job's webhook on http://127.0.0.1:" .. port, err, 1, true)
+    local job_reads = 0
+    for _, r in ipairs(server:requests{ since = mark, method = "GET" }) do
+      assert.is_nil(r.path:find("/events", 1, true), "run read events: " .. r.path)
+      if r.path:find("^/v1/fine_tuning/jobs/") then job_reads = job_reads + 1 end
+    end
+    assert.equal(1, job_reads) -- the one fetch after the event
+  end)
+
   it("listen without a secret is a usage error", function()
     local code, _, err = cli({ "webhooks", "listen", "--count", "1" })
     assert.equal(2, code)

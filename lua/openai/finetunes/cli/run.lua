@@ -27,7 +27,8 @@ M.options = jobs.with({
   { "--no-validate", nil, "skip the local check of the data" },
   { "--steps", nil, "print every training step as a line, also on a terminal" },
   { "--state", "PATH", "record each step in PATH; the same command again resumes from it" },
-}, jobs.CREATE_OPTIONS, { validate.OPTIONS[3], validate.OPTIONS[4] }, follow.OPTIONS) -- --token-limit, --max-problems
+}, jobs.CREATE_OPTIONS, { validate.OPTIONS[3], validate.OPTIONS[4] }, -- --token-limit, --max-problems
+  follow.WAIT_OPTIONS)
 
 local function check(ctx, path)
   local report = validate.check(ctx, path)
@@ -107,7 +108,7 @@ function M.run(ctx)
       end
     end,
     on_event = wait_opts.on_event, on_status = wait_opts.on_status,
-    poll_interval = wait_opts.poll_interval, timeout = wait_opts.timeout,
+    poll_interval = wait_opts.poll_interval, timeout = wait_opts.timeout, events = wait_opts.events,
   })
   if okc and not job and type(err) == "table" and (err.kind == "invalid_data" or err.kind == "state") then
     M.need(ctx, job, err)

@@ -35,8 +35,9 @@
 -- default client:upload_file, upload_large_file above 512 MB), on_step(step, info)
 -- (step = "inputs" | "validated" | "uploaded" | "processed" | "created" | "resumed";
 -- info.resumed is true when the step was found done in the state), on_event,
--- on_status, poll_interval, timeout, max_poll_failures (as wait_for_job), durable
--- (default true: fsync each save).
+-- on_status, poll_interval, timeout, max_poll_failures, events (as wait_for_job: with
+-- a webhook event source the job's end comes from its event, no status polls, and
+-- on_event sees no events), durable (default true: fsync each save).
 --
 -- Returns job, info (info.state = the state data, info.resumed = bool) when the job
 -- ended (succeeded, failed or cancelled: check job.status), or nil, err:
@@ -129,11 +130,16 @@ local KNOWN = {
   on_step = true, on_event = true, on_status = true, poll_interval = true, timeout = true,
   max_poll_failures = true, durable = true,
 }
+-- run's own, beside what sweep shares (a sweep follows its jobs through batch polls)
+local RUN_ONLY = { events = true }
 
-local function check_opts(opts)
+local function check_opts(opts, also)
   if type(opts) ~= "table" then fail(format("options table expected, got %s", describe(opts))) end
   for k in pairs(opts) do
-    if not KNOWN[k] then fail(format("unknown option %s", describe(k))) end
+    if not KNOWN[k] and not (also and also[k]) then fail(format("unknown option %s", describe(k))) end
+  end
+  if opts.events ~= nil and opts.on_event ~= nil then
+    fail("on_event needs polling: give events or on_event, not both")
   end
   check_file_opt(opts, "training_file", true)
   check_file_opt(opts, "validation_file", false)
@@ -371,7 +377,7 @@ end
 -- run --------------------------------------------------------------------------------
 
 local function run(self, opts)
-  local ok, why = pcall(check_opts, opts)
+  local ok, why = pcall(check_opts, opts, RUN_ONLY)
   if not ok then misuse.raise(why, "run", 1, 2) end
   local st, serr = M.open_state(opts.state, "run", opts.durable)
   if not st then return nil, serr end
@@ -418,7 +424,7 @@ local function run(self, opts)
     end
   end
   local okw, final, werr = pcall(self.wait_for_job, self, job.id, {
-    on_event = on_event, on_status = opts.on_status, history = true,
+    on_event = on_event, on_status = opts.on_status, history = opts.events == nil or nil, events = opts.events,
     poll_interval = opts.poll_interval, timeout = opts.timeout, max_poll_failures = opts.max_poll_failures,
   })
   st:close()
