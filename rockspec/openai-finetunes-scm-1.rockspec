@@ -115,6 +115,7 @@ build = {
           "src/core/clock.c",
           "src/core/core.c",
           "src/core/errors.c",
+          "src/core/file_source.c",
           "src/core/headers.c",
           "src/core/libcurl.c",
           "src/core/mime.c",

@@ -53,57 +53,6 @@ static const char *base_name(const char *path) {
   return slash != NULL ? slash + 1 : path;
 }
 
-/* ---- the streamed file part (slice of a file, or a Lua string) ---- */
-
-static long long mtime_ns(const struct stat *st) {
-  return (long long)st->st_mtim.tv_sec * 1000000000LL + (long long)st->st_mtim.tv_nsec;
-}
-
-/* Has the file changed since the part was built (size or mtime)? Notes how. */
-static int source_changed(oft_source *s) {
-  struct stat st;
-  if (fstat(fileno(s->file), &st) != 0) return 0;
-  if ((curl_off_t)st.st_size == s->size0 && mtime_ns(&st) == s->mtime0_ns) return 0;
-  s->changed = 1;
-  s->size_now = (curl_off_t)st.st_size;
-  return 1;
-}
-
-/* Exactly `length` bytes of the file go out, never more or fewer: a file that
- * ends early, grows or is rewritten while it is sent aborts the transfer
- * (checked on a short read and once the last byte is read). */
-static size_t source_read(char *buf, size_t size, size_t n, void *arg) {
-  oft_source *s = (oft_source *)arg;
-  size_t want = size * n;
-  curl_off_t left = s->length - s->pos;
-  if ((curl_off_t)want > left) want = (size_t)left;
-  if (want == 0) return 0;
-  if (s->file != NULL) {
-    size_t got = fread(buf, 1, want, s->file);
-    if (got == 0) { /* the file shrank or failed under us: never send short */
-      if (!ferror(s->file) && source_changed(s)) return CURL_READFUNC_ABORT;
-      s->read_errno = ferror(s->file) ? (errno != 0 ? errno : EIO) : EIO;
-      return CURL_READFUNC_ABORT;
-    }
-    want = got;
-    if (s->pos + (curl_off_t)want == s->length && source_changed(s)) return CURL_READFUNC_ABORT;
-  } else {
-    memcpy(buf, s->data + s->pos, want);
-  }
-  s->pos += (curl_off_t)want;
-  return want;
-}
-
-/* libcurl rewinds a part it must send again (auth, HTTP/2 refused stream). */
-static int source_seek(void *arg, curl_off_t offset, int origin) {
-  oft_source *s = (oft_source *)arg;
-  if (origin != SEEK_SET || offset < 0 || offset > s->length) return CURL_SEEKFUNC_FAIL;
-  if (s->file != NULL && fseeko(s->file, (off_t)(s->offset + offset), SEEK_SET) != 0)
-    return CURL_SEEKFUNC_FAIL;
-  s->pos = offset;
-  return CURL_SEEKFUNC_OK;
-}
-
 /* ---- reading req.multipart ---- */
 
 /* An integral number field (offset, length) or -1 when absent. */
@@ -191,7 +140,7 @@ static int add_file_part(lua_State *L, oft_transfer *t, int file, int arg) {
   part = curl_mime_addpart(t->mime);
   if (part == NULL) oft_memory_error(L);
   if (path != NULL) {
-    /* a whole file is the slice [0, size): read by source_read like any slice,
+    /* a whole file is the slice [0, size): read by oft_source_read like any slice,
      * so exactly the declared bytes go out (libcurl's curl_mime_filedata would
      * send what the file holds by then, past its own Content-Length) */
     struct stat st;
@@ -206,8 +155,7 @@ static int add_file_part(lua_State *L, oft_transfer *t, int file, int arg) {
     if (!S_ISREG(st.st_mode))
       return fail(L, t, "invalid_request",
                   whole ? "an upload needs a regular file" : "a multipart slice needs a regular file");
-    s->size0 = (curl_off_t)st.st_size;
-    s->mtime0_ns = mtime_ns(&st);
+    if (oft_source_mark(s) != 0) return fail_errno(L, t, "stat", path, errno);
     if (offset < 0) offset = 0;
     if (length < 0) length = offset <= (curl_off_t)st.st_size ? (curl_off_t)st.st_size - offset : 0;
     if (offset > (curl_off_t)st.st_size || length > (curl_off_t)st.st_size - offset) {
@@ -220,14 +168,14 @@ static int add_file_part(lua_State *L, oft_transfer *t, int file, int arg) {
       return fail_errno(L, t, "seek in", path, errno);
     s->offset = offset;
     s->length = length;
-    rc = curl_mime_data_cb(part, length, source_read, source_seek, NULL, s);
+    rc = curl_mime_data_cb(part, length, oft_source_read, oft_source_seek, NULL, s);
   } else {
     /* a Lua string: referenced, not copied (strings never move) */
     lua_getfield(L, file, "data");
     t->data_ref = luaL_ref(L, c->refs);
     t->source.data = data;
     t->source.length = (curl_off_t)data_len;
-    rc = curl_mime_data_cb(part, (curl_off_t)data_len, source_read, source_seek, NULL, &t->source);
+    rc = curl_mime_data_cb(part, (curl_off_t)data_len, oft_source_read, oft_source_seek, NULL, &t->source);
   }
   if (rc == CURLE_OK) rc = curl_mime_name(part, name);
   if (rc == CURLE_OK) rc = curl_mime_filename(part, filename);

@@ -17,20 +17,7 @@
 
 struct oft_transfer;
 
-/* Where the bytes of a streamed file part come from. */
-typedef struct oft_source {
-  FILE *file;          /* a file slice, or NULL */
-  const char *data;    /* a Lua string kept alive by the transfer's data_ref */
-  curl_off_t offset;   /* slice start in the file */
-  curl_off_t length;   /* bytes in the part */
-  curl_off_t pos;      /* bytes already handed to libcurl */
-  int read_errno;      /* reading the file failed mid-transfer */
-  char *path;          /* the file's path (for the error), owned */
-  curl_off_t size0;    /* the file's size and mtime when the part was built */
-  long long mtime0_ns;
-  curl_off_t size_now; /* when it changed while being sent: its size then */
-  int changed;         /* the file grew, shrank or was rewritten mid-send */
-} oft_source;
+#include "file_source.h"
 
 /*
  * Builds the multipart body from the table at `mp` and attaches it to the
