@@ -88,6 +88,7 @@ build = {
           "src/codec/base64_lua.c",
           "src/codec/codec.c",
           "src/codec/constant_time.c",
+          "src/codec/file_stamp_lua.c",
           "src/codec/hash_lua.c",
           "src/codec/hmac.c",
           "src/codec/hmac_lua.c",

@@ -1,5 +1,5 @@
 -- Never send other bytes than declared: an upload whose file grows, shrinks or
--- is rewritten while it is sent fails at once with nil, err naming the file
+-- is rewritten (same size, other bytes) while it is sent fails at once with nil, err naming the file
 -- and what changed (kind "io", err.path: a local failure, not retried), and
 -- nothing reaches the server as a finished upload. upload_file, an upload part
 -- and upload_large_file, on every transport. The file is changed from the
@@ -25,6 +25,8 @@ local CHUNK = [[
           done = true
           if how == "grow" then
             local f = assert(io.open(path, "ab")) f:write(string.rep(line, 100)) f:close()
+          elseif how == "rewrite" then -- the same size, other bytes
+            local f = assert(io.open(path, "r+b")) f:write("Z") f:close()
           else
             local f = assert(io.open(path, "r+b")) f:write("") f:close()
             os.execute("truncate -s 1000 '" .. path .. "'")
@@ -33,13 +35,17 @@ local CHUNK = [[
       end
     end
     local out = {}
-    for _, how in ipairs({ "grow", "shrink" }) do
-      local path = vars.dir .. "/" .. how .. ".jsonl"
+    local function fresh_old(path) -- its mtime far back: a rewrite now moves it, whatever the clock's tick
       fresh(path)
+      assert(os.execute("touch -d @1000000000 '" .. path .. "'"))
+    end
+    for _, how in ipairs({ "grow", "shrink", "rewrite" }) do
+      local path = vars.dir .. "/" .. how .. ".jsonl"
+      fresh_old(path)
       local r, err = c:upload_file({ file = path, purpose = "fine-tune" }, { progress = changer(path, how) })
       out[#out + 1] = { what = "upload_file " .. how, ok = r ~= nil, kind = err and err.kind, path = err and err.path,
         message = err and err.message, attempts = err and err.attempts }
-      fresh(path)
+      fresh_old(path)
       local up = assert(c:create_upload{ filename = how .. ".jsonl", purpose = "fine-tune", bytes = 2600000,
         mime_type = "text/jsonl" })
       r, err = c:add_upload_part(up.id, { file = path, offset = 0, length = 2000000 },
@@ -73,6 +79,9 @@ describe("a file that changes while it is sent", function()
         assert.equal("io", o.kind, o.what)
         assert.truthy(o.path and o.path:find(dir, 1, true), o.what)
         assert.truthy(o.message:find("changed while it was sent", 1, true), o.what .. ": " .. o.message)
+        if o.what:find("rewrite") then
+          assert.truthy(o.message:find("rewritten in place, same size", 1, true), o.what .. ": " .. o.message)
+        end
         assert.equal(1, o.attempts, o.what)
       end
       assert.equal(0, out.files, "no upload arrived whole")

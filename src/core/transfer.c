@@ -541,8 +541,11 @@ static void push_failure(lua_State *L, oft_transfer *t) {
     oft_error_push_local(L, "write", t->sink, t->sink_errno, c->auth.secret);
   } else if (t->source.changed) {
     char sizes[96];
-    snprintf(sizes, sizeof sizes, "%.0f bytes when the upload began, %.0f now", (double)t->source.size0,
-             (double)t->source.size_now);
+    if (t->source.size_now == t->source.size0)
+      snprintf(sizes, sizeof sizes, "rewritten in place, same size");
+    else
+      snprintf(sizes, sizeof sizes, "%.0f bytes when the upload began, %.0f now", (double)t->source.size0,
+               (double)t->source.size_now);
     lua_pushfstring(L, "cannot upload %s: the file changed while it was sent (%s)", t->source.path, sizes);
     oft_error_push(L, "io", lua_tostring(L, -1), -1, c->auth.secret);
     lua_remove(L, -2);

@@ -31,6 +31,8 @@ local function quote(s)
 end
 
 local local_error = require("openai.finetunes.transport.local_error")
+-- size and mtime by stat(2): a file rewritten in place (same size) changed too
+local file_stamp = require("openai.finetunes.codec").file_stamp
 
 -- The file of an upload changed while it was sent: a local failure (never retried).
 local function changed(part, how)
@@ -92,6 +94,7 @@ local function measure(file)
   local size, serr = f:seek("end")
   f:close()
   file.measured = size
+  file.stamp = select(2, file_stamp(file.path))
   if not size then return io_error("cannot measure upload file " .. file.path .. ": " .. tostring(serr)) end
   local offset = file.offset or 0
   local length = file.length or (offset <= size and size - offset or 0)
@@ -140,8 +143,9 @@ function M.new(spec, boundary)
       local length, err = measure(file)
       if not length then return nil, err end
       file_length = length
-      parts[#parts + 1] = { path = file.path, offset = file.offset or 0, length = length, size = file.measured }
-      file.measured = nil
+      parts[#parts + 1] = { path = file.path, offset = file.offset or 0, length = length, size = file.measured,
+        stamp = file.stamp }
+      file.measured, file.stamp = nil, nil
     else
       error("bad multipart file (path or data expected)", 2)
     end
@@ -181,6 +185,9 @@ function Body:source()
           f, this.file = nil, nil
           if current.size and now ~= current.size then
             return nil, changed(current, format("%.0f bytes when the upload began, %.0f now", current.size, now or -1))
+          end
+          if current.stamp and select(2, file_stamp(current.path)) ~= current.stamp then
+            return nil, changed(current, "rewritten in place, same size")
           end
         else
           local want = left < chunk_size and left or chunk_size
