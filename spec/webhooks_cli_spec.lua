@@ -75,6 +75,23 @@ local function child_of(pid)
   error("no child of " .. pid)
 end
 
+-- Waits (10 s at most) until something accepts connections on 127.0.0.1:port and
+-- ready() (when given) says so too.
+local function until_listening(port, what, ready)
+  local deadline = socket.gettime() + 10
+  while true do
+    if not ready or ready() then
+      local s = socket.tcp()
+      s:settimeout(0.2)
+      local ok = s:connect("127.0.0.1", port)
+      s:close()
+      if ok then return end
+    end
+    assert(socket.gettime() < deadline, what .. " did not get ready to take the webhook")
+    socket.sleep(0.05)
+  end
+end
+
 local function wait_exit(result, seconds)
   local deadline = socket.gettime() + (seconds or 10)
   while socket.gettime() < deadline do
@@ -231,17 +248,7 @@ describe("openai-ft webhooks", function()
     local pid, result = listen({ "jobs", "wait", job.id, "--webhook-port", tostring(port) },
       { OPENAI_WEBHOOK_SECRET = ep.signing_secret })
     finally(function() nginx.kill(pid) end)
-    -- once it listens, let the job end
-    local deadline = socket.gettime() + 10
-    while true do
-      local s = socket.tcp()
-      s:settimeout(0.2)
-      local ok = s:connect("127.0.0.1", port)
-      s:close()
-      if ok then break end
-      assert(socket.gettime() < deadline, "jobs wait did not listen")
-      socket.sleep(0.05)
-    end
+    until_listening(port, "jobs wait") -- then let the job end
     server:advance(3600)
     local code, out, err = wait_exit(result)
     assert.equal(0, code, err)
@@ -260,21 +267,11 @@ describe("openai-ft webhooks", function()
     local pid, result = listen({ "run", H.TRAIN, "--model", H.MODEL, "--webhook-port", tostring(port) },
       { OPENAI_WEBHOOK_SECRET = ep.signing_secret })
     finally(function() nginx.kill(pid) end)
-    -- the job exists and the receiver listens: then let the job end
-    local deadline = socket.gettime() + 10
-    local created
-    while true do
+    until_listening(port, "run", function() -- and its job exists: then let the job end
       for _, r in ipairs(server:requests{ since = mark, method = "POST" }) do
-        if r.path == "/v1/fine_tuning/jobs" and r.status == 200 then created = true end
+        if r.path == "/v1/fine_tuning/jobs" and r.status == 200 then return true end
       end
-      local s = socket.tcp()
-      s:settimeout(0.2)
-      local ok = created and s:connect("127.0.0.1", port)
-      s:close()
-      if ok then break end
-      assert(socket.gettime() < deadline, "run did not create its job and listen")
-      socket.sleep(0.05)
-    end
+    end)
     server:advance(3600)
     local code, out, err = wait_exit(result)
     assert.equal(0, code, err)
