@@ -235,11 +235,6 @@ function Policy:circuit_state()
   return self.breaker and self.breaker:state() or nil
 end
 
--- The clock lives in clock.lua; these two names stay while
--- transport/token_auth.lua and workflow/wait.lua read it through retry.lua.
-M.now = clock.now
-M.sleep = clock.sleep
-
 --- After attempt number `attempt` of `req` ended in `res` or `err`: the delay
 -- before the next attempt (the on_retry hook is told), or nil when this
 -- outcome is final (the circuit breaker is told). `max_retries` as in decide;

@@ -11,7 +11,7 @@
 -- raises or returns something that is not a token makes the exchange fail
 -- with kind "credentials" (not retried).
 local errors = require("openai.finetunes.errors")
-local retry = require("openai.finetunes.call.retry")
+local clock = require("openai.finetunes.call.clock")
 local config = require("openai.finetunes.config")
 
 local type, pcall, setmetatable, tostring, ipairs, pairs, next = type, pcall, setmetatable, tostring, ipairs,
@@ -101,16 +101,16 @@ end
 -- returns at the first reportable completion and `poll(t)` after t seconds.
 local function poll(self, timeout)
   local inner = self.inner
-  local deadline = timeout and retry.now(inner) + timeout
+  local deadline = timeout and clock.now(inner) + timeout
   while true do
-    local wait = deadline and deadline - retry.now(inner)
+    local wait = deadline and deadline - clock.now(inner)
     if wait and wait < 0 then wait = 0 end
     local out = {}
     for _, c in ipairs(inner:poll(wait)) do
       local report = settle(self, c)
       if report then out[#out + 1] = report end
     end
-    if #out > 0 or next(self.current) == nil or (deadline and retry.now(inner) >= deadline) then
+    if #out > 0 or next(self.current) == nil or (deadline and clock.now(inner) >= deadline) then
       return out
     end
   end

@@ -34,6 +34,7 @@ local run = require("openai.finetunes.workflow.run")
 local validate = require("openai.finetunes.api.validate")
 local errors = require("openai.finetunes.errors")
 local misuse = require("openai.finetunes.misuse")
+local clock = require("openai.finetunes.call.clock")
 
 local type, pairs, ipairs, tostring, tonumber, pcall = type, pairs, ipairs, tostring, tonumber, pcall
 local format, concat = string.format, table.concat
@@ -288,7 +289,6 @@ local function sweep(self, opts)
   local max_active = opts.max_active or M.DEFAULT_MAX_ACTIVE
   local interval = opts.poll_interval or M.DEFAULT_POLL_INTERVAL
   local transport = self:_transport()
-  local retry = require("openai.finetunes.call.retry")
   local looked_up, finals = {}, {}
   local queued_said = false
 
@@ -371,7 +371,7 @@ local function sweep(self, opts)
       if not rec.error and not (rec.id and finals[rec.index]) then pending = true break end
     end
     if not pending then break end
-    retry.sleep(transport, interval)
+    clock.sleep(transport, interval)
   end
   st:close()
 

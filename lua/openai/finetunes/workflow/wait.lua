@@ -75,7 +75,7 @@
 --
 -- Sleeps and clock come from the transport (transport:sleep, transport:now),
 -- so inside OpenResty the wait yields to nginx instead of blocking the worker.
-local retry = require("openai.finetunes.call.retry")
+local clock = require("openai.finetunes.call.clock")
 local errors = require("openai.finetunes.errors")
 local misuse = require("openai.finetunes.misuse")
 
@@ -177,7 +177,7 @@ end
 -- left as its total_timeout (nil without a deadline).
 local function poll_loop(self, what, id, field, o, default_timeout, round)
   local transport = self:_transport()
-  local function now() return retry.now(transport) end
+  local function now() return clock.now(transport) end
   local interval = o.poll_interval or M.DEFAULTS.poll_interval
   local timeout = o.timeout or default_timeout
   local max_failures = o.max_poll_failures or M.DEFAULTS.max_poll_failures
@@ -212,10 +212,10 @@ local function poll_loop(self, what, id, field, o, default_timeout, round)
     end
     local left = deadline - now()
     if left > interval then
-      retry.sleep(transport, interval)
+      clock.sleep(transport, interval)
     else
       -- no poll would start before the deadline: wait it out, then give up
-      if left > 0 then retry.sleep(transport, left) end
+      if left > 0 then clock.sleep(transport, left) end
       return nil, state.timed_out()
     end
   end
@@ -255,12 +255,12 @@ local function new_events(self, id, seen, page_size, max_pages, state)
     local function paging()
       return state.timed_out(format(", paging its events (%d pages this poll, has_more still true)", pages))
     end
-    if pages > 0 and retry.now(self:_transport()) >= state.deadline then return nil, paging() end
+    if pages > 0 and clock.now(self:_transport()) >= state.deadline then return nil, paging() end
     pages = pages + 1
     local page, err = self:job_events(id, { limit = page_size, after = after }, state.call_opts())
     if not page then
       -- a page cut short by the deadline: still the log's fault, say so
-      if pages > 1 and retry.now(self:_transport()) >= state.deadline - 0.01 then
+      if pages > 1 and clock.now(self:_transport()) >= state.deadline - 0.01 then
         local e = paging()
         e.cause = err
         return nil, e
@@ -287,7 +287,7 @@ end
 local function wait_for_event(self, id, o)
   local source, on_status = o.events, o.on_status
   local transport = self:_transport()
-  local function now() return retry.now(transport) end
+  local function now() return clock.now(transport) end
   local started = now()
   local deadline = o.timeout and started + o.timeout or huge
   local next_poll = o.poll_interval and started + o.poll_interval or huge
