@@ -1,6 +1,6 @@
 /*
  * fuzz_url.c: libFuzzer target for codec.escape and codec.encode_query
- * (src/url.c), through a real lua_State (Lua 5.4).
+ * (src/codec/url.c), through a real lua_State (Lua 5.4).
  *
  * For every input:
  *  - escape(input) holds only the kept path-segment bytes and upper-case
@@ -9,12 +9,12 @@
  *    table of strings: encode_query gives exactly one k=v per pair, keys in
  *    sorted order, only unreserved bytes / %XX / '=' / '&', and each k and v
  *    decode back to the pair they came from; with an empty key among them
- *    it raises "query keys must not be empty" instead;
+ *    it answers nil, "query keys must not be empty" instead;
  *  - the input as JSON (when it decodes): encode_query either succeeds with
  *    one pair per scalar leaf (nulls and empty tables add none) in the same
- *    charset, or raises, which it may only do for a top level that is not
- *    an object, for tables nested deeper than 4 levels or for an object
- *    with an empty key.
+ *    charset, or answers nil and why, which it may only do for a top level
+ *    that is not an object, for tables nested deeper than 4 levels or for an
+ *    object with an empty key; it never raises on a table.
  */
 #include <string.h>
 
@@ -136,15 +136,16 @@ static void check_flat_query(lua_State *L, const uint8_t *data, size_t size) {
   keys = push_pairs(L, data, size, &has_empty); /* t */
   push_fn(L, "encode_query");
   lua_pushvalue(L, -2);
+  CHECK(lua_pcall(L, 1, 2, 0) == LUA_OK); /* t out why: a table never raises */
   if (has_empty) {
-    const char *msg;
-    CHECK(lua_pcall(L, 1, 1, 0) != LUA_OK);
-    msg = lua_tostring(L, -1);
+    const char *msg = lua_tostring(L, -1);
+    CHECK(lua_isnil(L, -2));
     CHECK(msg != NULL && strstr(msg, "query keys must not be empty") != NULL);
     lua_settop(L, top);
     return;
   }
-  CHECK(lua_pcall(L, 1, 1, 0) == LUA_OK); /* t out: string keys and values always encode */
+  CHECK(lua_type(L, -2) == LUA_TSTRING && lua_isnil(L, -1)); /* string keys and values always encode */
+  lua_pop(L, 1); /* t out */
   dec = malloc(size + 1);
   prev = malloc(size + 1);
   CHECK(dec && prev);
@@ -217,20 +218,28 @@ static void check_json_query(lua_State *L, const uint8_t *data, size_t size) {
   if (may_encode && lua_rawlen(L, -1) > 0) may_encode = 0; /* a non-empty list */
   push_fn(L, "encode_query");
   lua_pushvalue(L, -2);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+  if (!lua_istable(L, -1)) { /* a scalar at the top: the one argument error */
+    CHECK(lua_pcall(L, 1, 2, 0) != LUA_OK);
+    CHECK(!may_encode);
+    lua_settop(L, top);
+    return;
+  }
+  CHECK(lua_pcall(L, 1, 2, 0) == LUA_OK); /* value out why */
+  if (lua_isnil(L, -2)) {
     const char *msg = lua_tostring(L, -1);
     CHECK(msg != NULL);
     if (may_encode) {
       fprintf(stderr, "encode_query refused: %s\n", msg);
       abort();
     }
-    if (lua_istable(L, -2) && lua_rawlen(L, -2) == 0 && (depth >= 4 || has_empty))
+    if (lua_rawlen(L, -3) == 0 && (depth >= 4 || has_empty))
       CHECK((depth >= 4 && strstr(msg, "nested deeper than 4 levels") != NULL) ||
             (has_empty && strstr(msg, "query keys must not be empty") != NULL));
     lua_settop(L, top);
     return;
   }
-  CHECK(may_encode);
+  CHECK(may_encode && lua_isnil(L, -1));
+  lua_pop(L, 1); /* value out */
   out = lua_tolstring(L, -1, &n);
   dec = malloc(n + 1);
   CHECK(dec != NULL);

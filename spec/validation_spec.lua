@@ -224,6 +224,21 @@ describe("validation", function()
       1, true), err)
     raises(function() return loose:file("..") end, "bad argument #1 to 'file' (id must not be \".\" or \"..\")")
   end)
+
+  it("refuses a query that cannot be encoded, naming the key, even with validation off", function()
+    local loose = H.client(server, { validation = false })
+    -- the problem text, as codec.encode_query answers it (nil, why)
+    local function query_misuse(q)
+      local ok, err = pcall(function() return loose:jobs(q) end)
+      assert.is_false(ok)
+      return (err:gsub("^[^\n]-:%d+: ", ""):gsub("^bad argument #%d+ to 'jobs' ", ""))
+    end
+    assert.equal("(cannot be encoded as a query: metadata[k]: cannot encode function)",
+      query_misuse({ metadata = { k = print } }))
+    assert.equal("(cannot be encoded as a query: query must be a table with string keys, not a list)",
+      query_misuse({ "a", "b" }))
+    assert.equal("(cannot be encoded as a query: limit: cannot encode NaN or inf)", query_misuse({ limit = 0 / 0 }))
+  end)
 end)
 
 describe("validation = false", function()

@@ -74,23 +74,30 @@ static int url_escape(lua_State *L) {
 
 /* ---- codec.encode_query ------------------------------------------------------- */
 
+/* Stack slot of the why of a value that cannot be encoded (nil until then). */
+#define QUERY_WHY 3
+
 typedef struct query {
   lua_State *L;
   oft_scratch *sc;
   int pairs; /* written so far */
 } query;
 
-/* Raises "bad argument #1 to 'encode_query' (<key>: <msg>)", having freed
- * the buffers (the collector cannot see their size). */
-OFT_NORETURN static void query_fail(const query *q, const char *msg) {
+/* Puts "<key>: <msg>" (or msg at the top level) in QUERY_WHY and returns 0,
+ * which every caller passes up: a bad value is an answer (nil, why), so the
+ * client layer words its misuse without reading a Lua error message. */
+static int query_fail(const query *q, const char *msg) {
   lua_State *L = q->L;
   if (q->sc->depth > 0) {
     oft_push_path(L, q->sc, OFT_PATH_QUERY);
-    msg = lua_pushfstring(L, "%s: %s", lua_tostring(L, -1), msg);
+    lua_pushfstring(L, "%s: %s", lua_tostring(L, -1), msg);
+    lua_replace(L, QUERY_WHY);
+    lua_pop(L, 1);
+  } else {
+    lua_pushstring(L, msg);
+    lua_replace(L, QUERY_WHY);
   }
-  oft_scratch_trim(q->sc, 0);
-  luaL_argerror(L, 1, msg);
-  OFT_UNREACHABLE();
+  return 0;
 }
 
 static void add_encoded(const query *q, const char *s, size_t len) {
@@ -115,10 +122,11 @@ static void add_pair(query *q, const char *value, size_t len) {
   add_encoded(q, value, len);
 }
 
-static void query_value(query *q, int idx);
+static int query_value(query *q, int idx);
 
-/* Writes every member (sorted) or element of the table at idx. */
-static void query_table(query *q, int idx) {
+/* Writes every member (sorted) or element of the table at idx; 0 when a
+ * value cannot be encoded (query_fail). */
+static int query_table(query *q, int idx) {
   lua_State *L = q->L;
   oft_scratch *sc = q->sc;
   oft_shape_info info;
@@ -126,14 +134,14 @@ static void query_table(query *q, int idx) {
   luaL_checkstack(L, 6, "query nesting too deep");
   oft_table_shape(L, idx, sc, &info);
   switch (info.shape) {
-    case OFT_SHAPE_BAD: query_fail(q, info.why); break;
+    case OFT_SHAPE_BAD: return query_fail(q, info.why);
     case OFT_SHAPE_EMPTY: break; /* an empty list or object adds nothing, as in the SDKs */
     case OFT_SHAPE_ARRAY:
-      if (sc->depth == 0) query_fail(q, "query must be a table with string keys, not a list");
+      if (sc->depth == 0) return query_fail(q, "query must be a table with string keys, not a list");
       for (i = 1; i <= info.n; i++) {
         lua_rawgeti(L, idx, (int)i);
         oft_path_push_index(sc, i);
-        query_value(q, lua_gettop(L));
+        if (!query_value(q, lua_gettop(L))) return 0;
         sc->depth--;
         lua_pop(L, 1);
       }
@@ -142,20 +150,22 @@ static void query_table(query *q, int idx) {
       for (i = 0; i < info.n; i++) {
         const oft_key *k = &sc->keys[info.first_key + i];
         /* "=v" or "a%5B%5D=v" would read as another parameter (or none) */
-        if (k->len == 0) query_fail(q, "query keys must not be empty");
+        if (k->len == 0) return query_fail(q, "query keys must not be empty");
         lua_pushlstring(L, sc->kb + k->off, k->len);
         lua_rawget(L, idx);
         oft_path_push_key(sc, &sc->keys[info.first_key + i]);
-        query_value(q, lua_gettop(L));
+        if (!query_value(q, lua_gettop(L))) return 0;
         sc->depth--;
         lua_pop(L, 1);
       }
       oft_keys_pop(sc, &info);
       break;
   }
+  return 1;
 }
 
-static void query_value(query *q, int idx) {
+/* Writes the value at idx under the current path; 0 as query_table. */
+static int query_value(query *q, int idx) {
   lua_State *L = q->L;
   char num[OFT_NUMBUF];
   size_t len;
@@ -168,7 +178,7 @@ static void query_value(query *q, int idx) {
       break;
     case LUA_TNUMBER:
       len = oft_number_text(L, idx, num);
-      if (len == 0) query_fail(q, "cannot encode NaN or inf");
+      if (len == 0) return query_fail(q, "cannot encode NaN or inf");
       add_pair(q, num, len);
       break;
     case LUA_TSTRING:
@@ -176,31 +186,37 @@ static void query_value(query *q, int idx) {
       add_pair(q, s, len);
       break;
     case LUA_TTABLE:
-      if (q->sc->depth >= QUERY_MAX_DEPTH) query_fail(q, "tables nested deeper than 4 levels");
-      query_table(q, idx);
-      break;
+      if (q->sc->depth >= QUERY_MAX_DEPTH) return query_fail(q, "tables nested deeper than 4 levels");
+      return query_table(q, idx);
     case LUA_TLIGHTUSERDATA:
       if (lua_touserdata(L, idx) == NULL) break; /* codec.null: no value, like nil */
-      query_fail(q, "cannot encode light userdata");
-      break;
+      return query_fail(q, "cannot encode light userdata");
     default: {
       const char *msg = lua_pushfstring(L, "cannot encode %s", luaL_typename(L, idx));
-      query_fail(q, msg);
+      return query_fail(q, msg);
     }
   }
+  return 1;
 }
 
+/* The query string, or nil and why when a value cannot be encoded; a
+ * non-table argument raises (a programming error, as in every codec function). */
 static int encode_query(lua_State *L) {
   query q;
+  int ok;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   q.L = L;
   q.sc = oft_scratch_new(L); /* at 2; its __gc frees the buffers if we raise */
+  lua_pushnil(L);            /* at QUERY_WHY */
   q.pairs = 0;
-  query_table(&q, 1);
-  lua_pushlstring(L, q.sc->out ? q.sc->out : "", q.sc->out_len);
+  ok = query_table(&q, 1);
+  if (ok) lua_pushlstring(L, q.sc->out ? q.sc->out : "", q.sc->out_len);
   oft_scratch_trim(q.sc, 0);
-  return 1;
+  if (ok) return 1;
+  lua_pushnil(L);
+  lua_pushvalue(L, QUERY_WHY);
+  return 2;
 }
 
 void oft_url_open(lua_State *L) {

@@ -19,7 +19,7 @@ local header_refusal = require("openai.finetunes.transport.exchange").header_ref
 
 local type, pairs, ipairs, select, pcall, error = type, pairs, ipairs, select, pcall, error
 local setmetatable, getmetatable, tostring, rawget = setmetatable, getmetatable, tostring, rawget
-local format, gsub, lower, match = string.format, string.gsub, string.lower, string.match
+local format, gsub, lower = string.format, string.gsub, string.lower
 local unpack = rawget(table, "unpack") or rawget(_G, "unpack")
 local escape, encode_query, json_encode, json_decode = codec.escape, codec.encode_query, codec.json_encode,
   codec.json_decode
@@ -154,13 +154,8 @@ local function query_string(q)
       q = copy
     end
   end
-  local ok, s = pcall(encode_query, q)
-  if not ok then
-    -- keep what is wrong, not the C function's own "bad argument" wrapper
-    local why = gsub(tostring(s), "^[^\n]-:%d+: ", "")
-    why = match(why, "^bad argument #1 to '[^']*encode_query' %((.*)%)$") or why
-    fail("cannot be encoded as a query: " .. why)
-  end
+  local s, why = encode_query(q)
+  if not s then fail("cannot be encoded as a query: " .. why) end
   return s
 end
 
