@@ -1,5 +1,5 @@
 /*
- * fuzz_json_parse.c: libFuzzer target for the raw parser (src/json_parse.c).
+ * fuzz_json_parse.c: libFuzzer target for the raw parser (src/codec/json_parse.c).
  *
  * Invariants checked on every input:
  *  - a failed parse has no tree, a non-empty message naming a byte in

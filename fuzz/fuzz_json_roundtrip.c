@@ -1,6 +1,6 @@
 /*
  * fuzz_json_roundtrip.c: libFuzzer target for codec.json_decode/json_encode
- * through a real lua_State (Lua 5.4, src/json_lua.c + src/json_parse.c).
+ * through a real lua_State (Lua 5.4, src/codec/json_lua.c + src/codec/json_parse.c).
  *
  * For every input:
  *  - json_decode(input) returns a value, or nil and "... at byte N" with

@@ -1,7 +1,7 @@
 /*
  * fuzz_jsonl.c: libFuzzer target for the training-data validator: the line
- * splitter (src/jsonl_stream.c), the per-line rules (src/jsonl_validate.c)
- * and codec.validate_jsonl (src/jsonl_lua.c), for every method.
+ * splitter (src/codec/jsonl_stream.c), the per-line rules (src/codec/jsonl_validate.c)
+ * and codec.validate_jsonl (src/codec/jsonl_lua.c), for every method.
  *
  * The input is a training file. For each of supervised, dpo and
  * reinforcement:

@@ -1,7 +1,7 @@
 -- upload_large_file: parts in parallel through curl multi, each streamed from its
 -- file slice, one failed part retried alone, MD5 checked by the fake server at
 -- completion, the upload cancelled on a fatal error, misuse before any request.
--- Also codec.md5 / md5_file / md5_new (src/md5.c) against RFC 1321's test suite.
+-- Also codec.md5 / md5_file / md5_new (src/codec/md5.c) against RFC 1321's test suite.
 local ft = require("openai.finetunes")
 local H = require("spec.support.client_helper")
 local core = require("openai.finetunes.core")

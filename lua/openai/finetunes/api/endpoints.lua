@@ -10,7 +10,7 @@
 --   name       client method name
 --   op         OpenAPI operationId (parity specs and docs use it)
 --   method     HTTP method
---   path       template; {x} is a path parameter, escaped with core.escape
+--   path       template; {x} is a path parameter, escaped with codec.escape (src/codec/url.c)
 --   params     path parameter names, in argument order (they name the
 --              argument in misuse messages: "id must be a non-empty string")
 --   query      the query keys the operation takes, in checking order: { key,
@@ -107,7 +107,8 @@ local endpoints = {
   { name = "delete_model", op = "deleteModel", method = "DELETE", path = "/models/{id}", params = { "id" },
     invalidates = "models" },
 
-  -- Webhook endpoints: not in the OpenAPI copy; paths and shapes are openai-node 7.59's
+  -- Webhook endpoints: not in the official OpenAPI spec (github.com/openai/openai-openapi,
+  -- openapi.yaml); paths and shapes are openai-node 7.59's
   -- resources/webhooks (webhooks.ts, event-types.ts). The signing secret comes back
   -- only from create and rotate_secret (WebhookEndpointWithSecret.signing_secret).
   { name = "webhook_endpoints", op = "listWebhookEndpoints", method = "GET", path = "/webhook_endpoints",

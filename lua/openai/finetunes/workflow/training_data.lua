@@ -7,9 +7,10 @@
 --     end
 --   end
 --
--- The file is streamed through the C core (src/jsonl_validate.c): read in 1 MiB
--- blocks, split into lines in C, every line parsed into one reused arena, so memory
--- stays flat whatever the file size and a 512 MB file takes a few seconds.
+-- The file is streamed through the codec (codec.validate_jsonl, src/codec/jsonl_lua.c
+-- over jsonl_stream.c and jsonl_validate.c): read in 1 MiB blocks, split into lines
+-- in C, every line parsed into one reused arena, so memory stays flat whatever the
+-- file size and a 512 MB file takes a few seconds.
 --
 -- opts (all optional):
 --   method        "supervised" (default) | "dpo" | "reinforcement"
