@@ -3,6 +3,7 @@
 -- file to a model id, validate, the metrics plot and SVG, and the progress bar only on a
 -- terminal (a pty from `script`).
 local H = require("spec.support.client_helper")
+local C = require("spec.support.cli_child")
 local fake = require("openai.finetunes.fake")
 local fake_server = require("spec.support.fake_server")
 local core = require("openai.finetunes.core")
@@ -14,30 +15,20 @@ local TRAIN = H.TRAIN
 
 local server, dir
 
-local function exit_code(r1, _, r3)
-  if type(r1) == "number" then return r1 > 255 and math.floor(r1 / 256) or r1 end
-  return r3
-end
+local exit_code = C.exit_code
 
--- The shell command running openai-ft with `args` (a list) and a clean environment.
+-- What steers openai-ft, unset in its children; the rest of the spec's environment
+-- is kept (spec/support/cli_child.lua, how.inherit).
+local UNSET = { "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID",
+  "OPENAI_CUSTOM_HEADERS", "OPENAI_FT_TTY", "NO_COLOR", "COLUMNS", "LC_ALL", "LC_CTYPE", "LANG",
+  "OPENAI_API_TYPE", "OPENAI_API_VERSION", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY",
+  "AZURE_OPENAI_AD_TOKEN" }
+
+-- The shell command running openai-ft with `args` (a list); `env` as cli_child's.
 local function command(args, env)
-  local parts = { "env" }
-  for _, name in ipairs({ "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID",
-    "OPENAI_CUSTOM_HEADERS", "OPENAI_FT_TTY", "NO_COLOR", "COLUMNS", "LC_ALL", "LC_CTYPE", "LANG",
-    "OPENAI_API_TYPE", "OPENAI_API_VERSION", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY",
-    "AZURE_OPENAI_AD_TOKEN" }) do
-    parts[#parts + 1] = "-u " .. name
-  end
-  local vars = { OPENAI_API_KEY = H.API_KEY, OPENAI_BASE_URL = server.base_url, LUA_PATH = package.path,
-    LUA_CPATH = package.cpath, LANG = "C.UTF-8" }
+  local vars = { LANG = "C.UTF-8" }
   for k, v in pairs(env or {}) do vars[k] = v end
-  for k, v in pairs(vars) do
-    if v ~= false then parts[#parts + 1] = H.shell_quote(k .. "=" .. v) end
-  end
-  parts[#parts + 1] = H.shell_quote(H.lua())
-  parts[#parts + 1] = "bin/openai-ft"
-  for _, a in ipairs(args) do parts[#parts + 1] = H.shell_quote(a) end
-  return table.concat(parts, " ")
+  return C.command(server, args, vars, { inherit = true, unset = UNSET })
 end
 
 -- cli(args, env) -> exit code, stdout, stderr

@@ -4,26 +4,18 @@
 -- --forward, and its end on --count, SIGTERM and Ctrl-C (SIGINT, exit 130).
 local ft = require("openai.finetunes")
 local H = require("spec.support.client_helper")
+local C = require("spec.support.cli_child")
 local nginx = require("spec.support.nginx")
 local socket = require("socket")
 
 local server, dir
 
-local function command(args, env)
-  local parts = { "env", "-u OPENAI_WEBHOOK_SECRET" }
-  local vars = { OPENAI_API_KEY = H.API_KEY, OPENAI_BASE_URL = server.base_url, LUA_PATH = package.path,
-    LUA_CPATH = package.cpath }
-  for k, v in pairs(env or {}) do vars[k] = v end
-  for k, v in pairs(vars) do parts[#parts + 1] = H.shell_quote(k .. "=" .. v) end
-  parts[#parts + 1] = H.shell_quote(H.lua())
-  parts[#parts + 1] = "bin/openai-ft"
-  for _, a in ipairs(args) do parts[#parts + 1] = H.shell_quote(a) end
-  return table.concat(parts, " ")
-end
+local exit_code = C.exit_code
 
-local function exit_code(r1, _, r3)
-  if type(r1) == "number" then return r1 > 255 and math.floor(r1 / 256) or r1 end
-  return r3
+-- The shell command running openai-ft with `args`: the spec's environment without
+-- OPENAI_WEBHOOK_SECRET (spec/support/cli_child.lua, how.inherit).
+local function command(args, env)
+  return C.command(server, args, env, { inherit = true, unset = { "OPENAI_WEBHOOK_SECRET" } })
 end
 
 local function cli(args, env)

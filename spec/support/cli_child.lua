@@ -5,6 +5,9 @@
 --   C.wait_for(function() return C.state(st).job end)   -- poll what the child leaves behind
 --   child:kill()                                          -- kill -9, waits until it is gone
 --   local code, out, err = C.run(server, args, dir)       -- to the end: exit code, stdout, stderr
+--
+-- C.command builds the command line of every openai-ft child of the specs (these,
+-- spec/cli_spec.lua's and spec/webhooks_cli_spec.lua's).
 local H = require("spec.support.client_helper")
 local core = require("openai.finetunes.core")
 
@@ -14,16 +17,32 @@ local M = {}
 local read = require("openai.finetunes.fake.util").read_file
 M.read = read
 
-local function exit_code(r1, _, r3)
+-- os.execute's answer as an exit code (5.1: the wait status; 5.2+: ok, how, code).
+function M.exit_code(r1, _, r3)
   if type(r1) == "number" then return r1 > 255 and math.floor(r1 / 256) or r1 end
   return r3
 end
+local exit_code = M.exit_code
 
--- The shell command running openai-ft with `args` against `server`, in a clean environment.
-function M.command(server, args, env)
-  local parts = { "env", "-i", "PATH=" .. (os.getenv("PATH") or "/usr/bin:/bin") }
+-- command(server, args [, env [, how]]) -> the shell command running openai-ft with `args`
+-- (a list) against `server`: OPENAI_API_KEY, OPENAI_BASE_URL and the spec's module
+-- paths set, then `env` (name -> value; false: not set).
+--   how.inherit  false (default): `env -i`, a clean environment with only PATH,
+--                TMPDIR and LANG=C.UTF-8 besides. true: the spec's environment is
+--                kept, which `make check-asan`'s children need (tools/asan-lua reads
+--                OFT_ASAN_PRELOAD from it), minus the names in how.unset (`env -u`).
+function M.command(server, args, env, how)
+  how = how or {}
+  local parts = { "env" }
   local vars = { OPENAI_API_KEY = H.API_KEY, OPENAI_BASE_URL = server.base_url, LUA_PATH = package.path,
-    LUA_CPATH = package.cpath, LANG = "C.UTF-8", TMPDIR = os.getenv("TMPDIR") }
+    LUA_CPATH = package.cpath }
+  if how.inherit then
+    for _, name in ipairs(how.unset or {}) do parts[#parts + 1] = "-u " .. name end
+  else
+    parts[#parts + 1] = "-i"
+    parts[#parts + 1] = H.shell_quote("PATH=" .. (os.getenv("PATH") or "/usr/bin:/bin"))
+    vars.LANG, vars.TMPDIR = "C.UTF-8", os.getenv("TMPDIR")
+  end
   for k, v in pairs(env or {}) do vars[k] = v end
   for k, v in pairs(vars) do
     if v then parts[#parts + 1] = H.shell_quote(k .. "=" .. v) end
