@@ -33,13 +33,16 @@ LDFLAGS ?=
 # Two modules (HACKING.md "C layout"): the codec (src/codec/: JSON, URLs, digests,
 # base64, the JSONL checker) never sees a libcurl header or library; the core
 # (src/core/: the libcurl transport, auth, clock) is the only one linked to libcurl.
-# Both carry the leaves at the top of src/ (util.c, compat.c).
-SHARED_SRC = src/util.c src/compat.c src/sink.c
+# Both carry the leaves at the top of src/ (util.c, compat.c) and the per-request
+# rules every transport applies (src/exchange/: where a body goes, what timeouts mean,
+# what an end becomes), which the curl transport calls from C and the ngx adapter
+# through the codec.
+SHARED_SRC = src/util.c src/compat.c $(sort $(wildcard src/exchange/*.c))
 CORE_SRC   = $(SHARED_SRC) $(sort $(wildcard src/core/*.c))
 CODEC_SRC  = $(SHARED_SRC) $(sort $(wildcard src/codec/*.c))
 CORE_OBJ   = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRC))
 CODEC_OBJ  = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CODEC_SRC))
-SHARED_H   = $(wildcard src/*.h)
+SHARED_H   = $(wildcard src/*.h src/exchange/*.h)
 CORE    = $(BUILD)/openai/finetunes/core.so
 CODEC   = $(BUILD)/openai/finetunes/codec.so
 MODULES = $(CORE) $(CODEC)
@@ -65,7 +68,7 @@ DEB_PKGS_luajit = luajit2 libluajit2-5.1-dev
 
 all: $(MODULES)
 
-$(BUILD)/obj/%.o: src/%.c $(SHARED_H) | $(BUILD)/obj/core $(BUILD)/obj/codec
+$(BUILD)/obj/%.o: src/%.c $(SHARED_H) | $(BUILD)/obj/core $(BUILD)/obj/codec $(BUILD)/obj/exchange
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/core/%.o: src/core/%.c $(SHARED_H) $(wildcard src/core/*.h) | $(BUILD)/obj/core
@@ -80,7 +83,7 @@ $(CORE): $(CORE_OBJ) | $(BUILD)/openai/finetunes
 $(CODEC): $(CODEC_OBJ) | $(BUILD)/openai/finetunes
 	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $(CODEC_OBJ)
 
-$(BUILD)/obj/core $(BUILD)/obj/codec $(BUILD)/openai/finetunes:
+$(BUILD)/obj/core $(BUILD)/obj/codec $(BUILD)/obj/exchange $(BUILD)/openai/finetunes:
 	mkdir -p $@
 
 # Installs what is missing (needs root, as on CI); a no-op when all is there.
@@ -171,8 +174,10 @@ check-valgrind: deps
 #
 # spec/ngx_spec.lua runs in every `make test`: it needs Debian's nginx with the
 # Lua module, and the C core built for LuaJIT (it runs `make LUA=luajit` itself).
+# The specs that run bin/openai-ft and the error patterns on every interpreter
+# (spec/support/interpreters.lua) build the core for each: their packages too.
 LUAS ?= lua5.1 lua5.2 lua5.3 lua5.4 luajit
-DEB_PKGS += nginx libnginx-mod-http-lua lua-resty-core $(DEB_PKGS_luajit)
+DEB_PKGS += nginx libnginx-mod-http-lua lua-resty-core $(foreach l,$(LUAS),$(DEB_PKGS_$(l)))
 
 .PHONY: test-all
 
@@ -230,7 +235,7 @@ FUZZ_LEAVES                  = src/util.c src/compat.c
 FUZZ_SRC_fuzz_json_parse     = src/codec/json_parse.c
 FUZZ_SRC_fuzz_json_roundtrip = src/codec/json_lua.c src/codec/json_parse.c $(FUZZ_LEAVES)
 FUZZ_SRC_fuzz_url            = src/codec/url.c src/codec/json_lua.c src/codec/json_parse.c $(FUZZ_LEAVES)
-FUZZ_SRC_fuzz_headers        = src/core/headers.c
+FUZZ_SRC_fuzz_headers        = src/exchange/headers.c
 FUZZ_SRC_fuzz_jsonl          = src/codec/jsonl_lua.c src/codec/jsonl_stream.c src/codec/jsonl_validate.c \
                                src/codec/json_parse.c $(FUZZ_LEAVES)
 FUZZ_SRC_fuzz_md5            = src/codec/md5.c src/codec/sha256.c src/codec/hash_lua.c $(FUZZ_LEAVES)
@@ -259,7 +264,7 @@ fuzz-build: fuzz-deps $(FUZZ_BINS)
 
 $(FUZZ_BINS): $(FUZZ_BUILD)/%: fuzz/%.c $(wildcard src/*.[ch] src/*/*.[ch]) fuzz/fuzz_check.h
 	mkdir -p $(FUZZ_BUILD)
-	$(FUZZ_CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) $(FUZZ_FLAGS) $(FUZZ_DEFS_$*) -Isrc -Isrc/codec -Isrc/core \
+	$(FUZZ_CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) $(FUZZ_FLAGS) $(FUZZ_DEFS_$*) -Isrc -Isrc/codec -Isrc/core -Isrc/exchange \
 	  $(FUZZ_LUA_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIBS_$*) $(FUZZ_LUA_LIBS)
 
 fuzz: fuzz-build

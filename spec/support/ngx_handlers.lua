@@ -496,7 +496,7 @@ function cases.credential()
   return {
     api_key = seen["api-key"], authorization = seen.authorization, override_err = err_table(override_err),
     before = before.headers.authorization or "none", after = after.headers.authorization,
-    bad_refused = not ok and tostring(bad):find("credential must be", 1, true) ~= nil,
+    bad_refused = not ok and tostring(bad):find("credential must not contain CR, LF or NUL", 1, true) ~= nil,
   }
 end
 

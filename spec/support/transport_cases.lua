@@ -455,6 +455,37 @@ M.cases = {
   },
 }
 
+-- Where the body goes, what the timeouts mean and what a stop becomes are the C
+-- functions of src/exchange/ on every transport: the same words, not only the same kind.
+M.cases[#M.cases + 1] = {
+  name = "the cap, a progress stop, the idle bound and a sink that cannot be made say it in the same words",
+  run = function(env)
+    local id = uploaded(env, 5000)
+    local t = env.transport()
+    local url = env.fake .. "/files/" .. id .. "/content"
+    local _, capped = t:request({ method = "GET", url = url, max_response_bytes = 1000 })
+    local _, stopped = t:request({ method = "GET", url = url, progress = function() return false end })
+    local _, idle = t:request({ method = "GET", url = url, idle_timeout = 0.3,
+      headers = { ["x-fake-fault"] = "stall_body;seconds=2" } })
+    local missing = tmpdir(env) .. "/missing/dir/out.jsonl"
+    local _, sink = t:request({ method = "GET", url = url, sink = missing })
+    local dir = tmpdir(env)
+    local res = t:request({ method = "GET", url = env.fake .. "/files/file-nope/content", sink = dir .. "/out" })
+    return { capped = err_of(capped), stopped = err_of(stopped), idle = err_of(idle), sink = err_of(sink),
+      missing = missing, not_found = res and { status = res.status, body = res.body ~= nil, left = ls(dir) } }
+  end,
+  check = function(out, assert)
+    assert.are.same({ kind = "too_large", message = "response body exceeds max_response_bytes (1000 bytes)" },
+      out.capped)
+    assert.are.same({ kind = "aborted", message = "aborted by the progress callback" }, out.stopped)
+    assert.are.equal("timeout", out.idle.kind)
+    assert.matches("no data sent or received for 0.3 s (idle_timeout)", out.idle.message, 1, true)
+    assert.are.same({ kind = "io", message = "cannot create a file next to " .. out.missing
+      .. ": No such file or directory" }, out.sink)
+    assert.are.same({ status = 404, body = true, left = "" }, out.not_found)
+  end,
+}
+
 M.cases[#M.cases + 1] = {
   name = "retries count alike in a batch (start/poll), with the same kind, status and attempts",
   run = function(env)

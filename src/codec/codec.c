@@ -19,7 +19,8 @@ int luaopen_openai_finetunes_codec(lua_State *L) {
   oft_sha256_open(L);
   oft_hmac_open(L);
   oft_base64_open(L);
-  oft_sink_open(L);
+  oft_exchange_open(L);
+  oft_credential_open(L);
   oft_file_stamp_open(L);
   return 1;
 }

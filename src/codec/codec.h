@@ -17,6 +17,7 @@ void oft_sha256_open(lua_State *L); /* hash_lua.c: sha256, sha256_file, sha256_n
 void oft_hmac_open(lua_State *L);   /* hmac_lua.c: hmac_sha256 (RFC 2104), equal_constant_time */
 void oft_base64_open(lua_State *L); /* base64_lua.c: base64_encode, base64_decode (RFC 4648) */
 void oft_file_stamp_open(lua_State *L); /* file_stamp_lua.c: file_stamp (size, mtime: a file part changed?) */
-void oft_sink_open(lua_State *L);   /* sink_lua.c: sink_temp (a download's temp file, src/sink.h) */
+void oft_credential_open(lua_State *L); /* credential_lua.c: credential (src/exchange/credential.h) */
+void oft_exchange_open(lua_State *L); /* exchange_lua.c: response, timer, ... (src/exchange/: the per-request rules) */
 
 #endif /* OFT_CODEC_H */

@@ -11,7 +11,6 @@
 #include "client.h"
 #include "core.h"
 #include "errors.h"
-#include "headers.h"
 #include "transfer.h"
 
 /* ---- easy handle pool ---- */
@@ -58,11 +57,6 @@ static void free_secret(char **s) {
 }
 
 /* What keeps a credential (len bytes) from being one header line, or NULL. Never echoes it. */
-static const char *credential_problem(const char *s, size_t len) {
-  if (len == 0) return "must be a non-empty string";
-  if (strlen(s) != len || strpbrk(s, "\r\n") != NULL) return "must not contain CR, LF or NUL";
-  return NULL;
-}
 
 /* ---- the close path ---- */
 
@@ -123,16 +117,16 @@ static int core_new(lua_State *L) {
 
   /* read every option first: a raise here has acquired nothing */
   key = oft_arg_string(L, 1, "api_key", 1, "", &key_len);
-  if (key != NULL && (problem = credential_problem(key, key_len)) != NULL)
+  if (key != NULL && (problem = oft_auth_secret_problem(key, key_len)) != NULL)
     oft_arg_fail(L, 1, "", "api_key", problem);
   auth_header = oft_arg_string(L, 1, "auth_header", 1, "", NULL);
-  if (auth_header == NULL) auth_header = "Authorization";
-  else if (!oft_header_is_token(auth_header, strlen(auth_header)))
-    oft_arg_fail(L, 1, "", "auth_header", "must be a header name (a token)");
+  if (auth_header == NULL) auth_header = OFT_AUTH_DEFAULT_HEADER;
+  else if ((problem = oft_auth_header_problem(auth_header)) != NULL)
+    oft_arg_fail(L, 1, "", "auth_header", problem);
   auth_scheme = oft_arg_string(L, 1, "auth_scheme", 1, "", NULL);
-  if (auth_scheme == NULL) auth_scheme = "Bearer";
-  else if (*auth_scheme != '\0' && !oft_header_is_token(auth_scheme, strlen(auth_scheme)))
-    oft_arg_fail(L, 1, "", "auth_scheme", "must be empty or a scheme name (a token)");
+  if (auth_scheme == NULL) auth_scheme = OFT_AUTH_DEFAULT_SCHEME;
+  else if ((problem = oft_auth_scheme_problem(auth_scheme)) != NULL)
+    oft_arg_fail(L, 1, "", "auth_scheme", problem);
   oft_client_read_limits(L, 1, 1, "", &lim);
   version = oft_arg_string(L, 1, "http_version", 1, "", NULL);
   if (version != NULL) {
@@ -478,7 +472,7 @@ static int c_set_credential(lua_State *L) {
   const char *s, *problem;
   luaL_checktype(L, 2, LUA_TSTRING); /* a number is no token */
   s = lua_tolstring(L, 2, &len);
-  problem = credential_problem(s, len);
+  problem = oft_auth_secret_problem(s, len);
   if (problem != NULL) return luaL_argerror(L, 2, lua_pushfstring(L, "credential %s", problem));
   if (c->multi == NULL) return push_closed(L);
   if (!oft_auth_set(&c->auth, s, len)) oft_memory_error(L);

@@ -17,12 +17,12 @@
 
 #include <curl/curl.h>
 
-#include "auth.h"
+#include "exchange/credential.h"
 #include "compat.h"
+#include "exchange/response.h"
 
 #define OFT_CLIENT_MT "openai.finetunes.core.client"
 #define OFT_EASY_POOL 8                             /* idle easy handles kept for reuse */
-#define OFT_DEFAULT_MAX_RESPONSE (64.0 * 1024 * 1024) /* bytes held in memory per response */
 
 typedef struct oft_transfer oft_transfer;
 

@@ -1,8 +1,9 @@
 /*
  * core.c: luaopen_openai_finetunes_core, the module table of the libcurl
  * transport (client.c), its clock (clock.c), libcurl's own facts
- * (libcurl.c) and the download temp-file rule (sink.c). Loading it does not touch libcurl: curl_global_init runs when
- * the first client is made. The codec (JSON, URLs, digests, the JSONL
+ * (libcurl.c); the per-request rules it applies are src/exchange/'s, which the
+ * codec hands to the Lua exchange too. Loading it does not touch libcurl:
+ * curl_global_init runs when the first client is made. The codec (JSON, URLs, digests, the JSONL
  * checker) is the other module, openai.finetunes.codec (src/codec/codec.c).
  */
 #include "core.h"

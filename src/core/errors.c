@@ -1,4 +1,4 @@
-/* errors.c: CURLcode -> kind, and the err table every failure is reported as. */
+/* errors.c: a libcurl result -> the kind of its err (src/exchange/outcome.h). */
 #include <string.h>
 
 #include "errors.h"
@@ -61,89 +61,5 @@ const char *oft_error_kind(CURLcode code, const char *message) {
   default:
     /* send/recv errors, resets, HTTP/2 stream errors, bad encodings, files */
     return "io";
-  }
-}
-
-/* Appends s[0..n) to the buffer on top, one line, with `secret` redacted. */
-static void add_clean(luaL_Buffer *b, const char *s, size_t n, const char *secret) {
-  size_t slen = secret != NULL ? strlen(secret) : 0;
-  size_t i = 0;
-  while (i < n) {
-    if (slen > 0 && n - i >= slen && memcmp(s + i, secret, slen) == 0) {
-      luaL_addstring(b, "[redacted]");
-      i += slen;
-      continue;
-    }
-    luaL_addchar(b, (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') ? ' ' : s[i]);
-    i++;
-  }
-}
-
-void oft_push_redacted(lua_State *L, const char *s, size_t n, const char *secret) {
-  size_t slen = secret != NULL ? strlen(secret) : 0;
-  const char *end = s + n, *p = s, *hit;
-  luaL_Buffer b;
-  if (slen == 0 || n < slen) {
-    lua_pushlstring(L, s, n);
-    return;
-  }
-  luaL_buffinit(L, &b);
-  while (p < end) {
-    hit = NULL;
-    if ((size_t)(end - p) >= slen) {
-      const char *q = p;
-      while (q + slen <= end) {
-        q = (const char *)memchr(q, secret[0], (size_t)(end - q) - slen + 1);
-        if (q == NULL) break;
-        if (memcmp(q, secret, slen) == 0) {
-          hit = q;
-          break;
-        }
-        q++;
-      }
-    }
-    if (hit == NULL) {
-      luaL_addlstring(&b, p, (size_t)(end - p));
-      break;
-    }
-    luaL_addlstring(&b, p, (size_t)(hit - p));
-    luaL_addstring(&b, "[redacted]");
-    p = hit + slen;
-  }
-  luaL_pushresult(&b);
-}
-
-void oft_error_push_local(lua_State *L, const char *verb, const char *path, int errnum,
-                          const char *secret) {
-  luaL_Buffer b;
-  const char *os_error = strerror(errnum);
-  lua_pushfstring(L, "cannot %s %s: %s", verb, path, os_error);
-  oft_error_push(L, "io", lua_tostring(L, -1), -1, secret);
-  lua_remove(L, -2);
-  luaL_buffinit(L, &b);
-  add_clean(&b, path, strlen(path), secret);
-  luaL_pushresult(&b);
-  lua_setfield(L, -2, "path");
-  lua_pushstring(L, os_error);
-  lua_setfield(L, -2, "os_error");
-}
-
-void oft_error_push(lua_State *L, const char *kind, const char *message,
-                    int curl_code, const char *secret) {
-  luaL_Buffer b;
-  size_t n = message != NULL ? strlen(message) : 0;
-  while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r' || message[n - 1] == ' '))
-    n--; /* libcurl's buffer often ends in a newline */
-  lua_createtable(L, 0, 3);
-  lua_pushstring(L, kind);
-  lua_setfield(L, -2, "kind");
-  luaL_buffinit(L, &b);
-  if (n > 0) add_clean(&b, message, n, secret);
-  else luaL_addstring(&b, kind);
-  luaL_pushresult(&b);
-  lua_setfield(L, -2, "message");
-  if (curl_code >= 0) {
-    lua_pushinteger(L, curl_code);
-    lua_setfield(L, -2, "curl_code");
   }
 }

@@ -1,57 +1,23 @@
 /*
- * transfer.c: one HTTP exchange. Setup from a req table, libcurl's callbacks
- * (body, headers, progress, verbose trace), and the res / err table. Shared by
- * h:request and h:start/h:poll: both drivers go through these functions.
+ * transfer.c: one HTTP exchange on libcurl. Setup from a req table, libcurl's
+ * callbacks (body, headers, progress, verbose trace), and the res / err table.
+ * Shared by h:request and h:start/h:poll: both drivers go through these
+ * functions. Where the body goes, what idle means, what a progress stop or a
+ * failure becomes are src/exchange/'s rules, the ones the Lua exchange calls.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "args.h"
 #include "compat.h"
 #include "errors.h"
-#include "headers.h"
-#include "sink.h"
+#include "exchange/headers.h"
 #include "transfer.h"
 
 #define USER_AGENT "openai-finetunes-lua/" OFT_VERSION
 #define RECV_BUFFER (128L * 1024) /* fewer callbacks on big downloads */
-
-/* ---- byte buffers ---- */
-
-static int buf_reserve(oft_buf *b, size_t extra) {
-  size_t cap = b->cap > 0 ? b->cap : 1024;
-  char *d;
-  if (extra <= b->cap - b->len) return 1;
-  while (cap - b->len < extra) {
-    if (cap > ((size_t)-1) / 2) return 0;
-    cap *= 2;
-  }
-  d = (char *)realloc(b->data, cap);
-  if (d == NULL) return 0;
-  b->data = d;
-  b->cap = cap;
-  return 1;
-}
-
-static int buf_add(oft_buf *b, const char *p, size_t n) {
-  if (!buf_reserve(b, n)) return 0;
-  memcpy(b->data + b->len, p, n);
-  b->len += n;
-  return 1;
-}
-
-static void buf_free(oft_buf *b) {
-  free(b->data);
-  b->data = NULL;
-  b->len = b->cap = 0;
-}
 
 /* ---- small helpers ---- */
 
@@ -63,59 +29,32 @@ static int fail(lua_State *L, oft_transfer *t, const char *kind, const char *mes
 /* fail() with a message built by lua_pushfstring (left below the err table, harmless). */
 #define FAILF(L, t, kind, ...) fail((L), (t), (kind), lua_pushfstring((L), __VA_ARGS__))
 
-/* A byte count: an integer where Lua has them (exact to 2^53 bytes before 5.3). */
-static void push_count(lua_State *L, curl_off_t n) {
-#if LUA_VERSION_NUM >= 503
-  lua_pushinteger(L, (lua_Integer)n);
-#else
-  lua_pushnumber(L, (lua_Number)n);
-#endif
-}
-
 /* ---- libcurl callbacks (no Lua API call here may raise: never unwind through libcurl) ---- */
 
-/* A 2xx body goes to the sink file when there is one; anything else to memory. */
-static int decide_sink(oft_transfer *t) {
-  if (t->to_sink < 0) {
+/* The head is read when the first body byte (or the end) comes: the status
+ * decides where the body goes (src/exchange/response.h). */
+static void read_head(oft_transfer *t) {
+  if (t->response.to_sink < 0) {
     long status = 0;
+    curl_off_t length = -1;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-    t->to_sink = t->sink_file != NULL && status >= 200 && status < 300;
+    curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    oft_response_head(&t->response, status, (double)length);
   }
-  return t->to_sink;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   oft_transfer *t = (oft_transfer *)ud;
   size_t len = size * n;
-  if (decide_sink(t)) {
-    if (fwrite(p, 1, len, t->sink_file) != len) {
-      t->sink_errno = errno != 0 ? errno : EIO;
-      return 0;
-    }
-    t->sink_bytes += (curl_off_t)len;
-    return len;
-  }
-  if ((double)t->body.len + (double)len > t->max_body) {
-    t->too_large = 1;
-    return 0;
-  }
-  if (t->body.cap == 0) { /* size the buffer once when the length is announced */
-    curl_off_t cl = -1;
-    curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-    if (cl > 0 && (double)cl <= t->max_body) buf_reserve(&t->body, (size_t)cl);
-  }
-  if (!buf_add(&t->body, p, len)) {
-    t->oom = 1;
-    return 0;
-  }
-  return len;
+  read_head(t);
+  return oft_response_add(&t->response, p, len) ? len : 0;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   oft_transfer *t = (oft_transfer *)ud;
   size_t len = size * n;
   if (oft_header_is_status(p, len)) t->head.len = 0; /* a new response (after 1xx) */
-  if (!buf_add(&t->head, p, len)) {
+  if (!oft_bytes_add(&t->head, p, len)) {
     t->oom = 1;
     return 0;
   }
@@ -123,22 +62,18 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
 }
 
 /*
- * idle_timeout: no byte moved either way for idle_s seconds. Checked here, not
- * with CURLOPT_LOW_SPEED_*: libcurl averages the speed over ~5 s, so after a
- * burst a stall would be noticed only seconds late. libcurl calls the progress
+ * idle_timeout (src/exchange/timer.h): checked here, not with
+ * CURLOPT_LOW_SPEED_*: libcurl averages the speed over ~5 s, so after a burst a
+ * stall would be noticed only seconds late. libcurl calls the progress
  * function at least once a second, and the driver never waits longer.
  */
 static int idle_expired(oft_transfer *t, curl_off_t dlnow, curl_off_t ulnow) {
   double now;
-  if (t->idle_s <= 0) return 0;
+  int bound;
+  if (t->timer.idle_s <= 0) return 0;
   now = oft_now();
-  if (dlnow != t->last_dl || ulnow != t->last_ul) {
-    t->last_dl = dlnow;
-    t->last_ul = ulnow;
-    t->last_activity = now;
-    return 0;
-  }
-  if (now - t->last_activity < t->idle_s) return 0;
+  oft_timer_counts(&t->timer, now, (double)dlnow, (double)ulnow);
+  if (oft_timer_left(&t->timer, now, &bound) > 0 || bound != OFT_BOUND_IDLE) return 0;
   t->idle_expired = 1;
   return 1;
 }
@@ -174,10 +109,10 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
   if (t->cancelled || idle_expired(t, dlnow, ulnow)) return 1;
   if (t->progress_ref == LUA_NOREF || L == NULL) return 0;
   lua_rawgeti(L, c->refs, t->progress_ref);
-  push_count(L, dltotal);
-  push_count(L, dlnow);
-  push_count(L, ultotal);
-  push_count(L, ulnow);
+  oft_push_count(L, (double)dltotal);
+  oft_push_count(L, (double)dlnow);
+  oft_push_count(L, (double)ultotal);
+  oft_push_count(L, (double)ulnow);
   if (lua_pcall(L, 4, 1, 0) != 0) {
     lua_rawseti(L, c->refs, t->error_ref); /* existing slot: no allocation */
     t->callback_raised = 1;
@@ -242,7 +177,7 @@ oft_transfer *oft_transfer_stage(lua_State *L, oft_client *c) {
   t->client = c;
   t->state = OFT_STAGED;
   t->body_ref = t->data_ref = t->progress_ref = t->error_ref = LUA_NOREF;
-  t->to_sink = -1;
+  oft_response_init(&t->response, c->limits.max_response_bytes);
   c->staging = t;
   t->easy = oft_client_take_easy(c);
   if (t->easy == NULL) oft_memory_error(L);
@@ -344,29 +279,10 @@ static void set_method(oft_transfer *t, const char *method, int has_body) {
 }
 
 static int open_sink(lua_State *L, oft_transfer *t, const char *sink) {
-  size_t n = strlen(sink) + 32;
-  const char *verb = NULL;
-  int fd;
-  t->sink = strdup(sink);
-  t->sink_tmp = (char *)malloc(n);
-  if (t->sink == NULL || t->sink_tmp == NULL) oft_memory_error(L);
-  fd = oft_sink_temp(sink, t->sink_tmp, n, &verb);
-  if (fd < 0) {
-    oft_error_push_local(L, verb, sink, errno, t->client->auth.secret);
-    return 0;
-  }
-  t->sink_file = fdopen(fd, "wb");
-  if (t->sink_file == NULL) {
-    int e = errno;
-    close(fd);
-    remove(t->sink_tmp);
-    oft_error_push_local(L, "open", t->sink_tmp, e, t->client->auth.secret);
-    return 0;
-  }
-  /* libcurl hands us chunks of up to 128 KB: write each with one write(2)
-   * instead of stdio's 8 KB pieces (bench/README.md, case 3). */
-  setvbuf(t->sink_file, NULL, _IONBF, 0);
-  return 1;
+  if (oft_response_open(&t->response, sink)) return 1;
+  if (t->response.failure == OFT_RESPONSE_NOMEM) oft_memory_error(L);
+  oft_response_push_failure(L, &t->response, t->client->auth.secret);
+  return 0;
 }
 
 /* Everything that comes from the client rather than the req. */
@@ -454,6 +370,7 @@ int oft_transfer_prepare(lua_State *L, oft_transfer *t, int req, int arg) {
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, body);
   }
   set_method(t, method, multipart != 0 || body != NULL);
+  t->response.max_body = lim.max_response_bytes;
   if (sink != NULL && !open_sink(L, t, sink)) return 0;
   if (progress != 0) {
     lua_pushvalue(L, progress);
@@ -461,9 +378,8 @@ int oft_transfer_prepare(lua_State *L, oft_transfer *t, int req, int arg) {
     lua_pushboolean(L, 0); /* the slot a raised error will be stored in */
     t->error_ref = luaL_ref(L, c->refs);
   }
-  t->max_body = lim.max_response_bytes;
-  t->idle_s = lim.idle_timeout_s;
-  t->last_activity = oft_now(); /* the clock starts now: connecting counts as idle */
+  /* the clock starts now: connecting counts as idle */
+  oft_timer_start(&t->timer, oft_now(), 0 /* the total is libcurl's */, lim.idle_timeout_s);
   curl_easy_setopt(t->easy, CURLOPT_URL, url);
   apply_client(t, &lim);
   /* Wait for a connection that may multiplex (HTTP/2) rather than open another,
@@ -490,22 +406,17 @@ void oft_transfer_finish(oft_transfer *t, CURLcode rc) {
     t->result = CURLE_WEIRD_SERVER_REPLY;
     snprintf(t->errbuf, sizeof t->errbuf, "invalid HTTP response: conflicting Content-Length");
   }
-  if (t->sink_file == NULL) return;
-  if (ok && decide_sink(t)) {
-    int e = 0;
-    if (fclose(t->sink_file) != 0) e = errno;
-    t->sink_file = NULL;
-    if (e == 0 && rename(t->sink_tmp, t->sink) != 0) e = errno;
-    if (e != 0) {
-      remove(t->sink_tmp);
-      t->sink_errno = e;
-      t->result = CURLE_WRITE_ERROR;
-    }
-  } else { /* failed, or a non-2xx answer kept in memory: leave the target untouched */
-    fclose(t->sink_file);
-    t->sink_file = NULL;
-    remove(t->sink_tmp);
+  if (!ok) {
+    oft_response_abort(&t->response); /* the target stays untouched */
+    return;
   }
+  read_head(t);
+  if (!oft_response_finish(&t->response)) t->result = CURLE_WRITE_ERROR;
+}
+
+static void set_curl_code(lua_State *L, CURLcode rc) {
+  lua_pushinteger(L, (lua_Integer)rc);
+  lua_setfield(L, -2, "curl_code");
 }
 
 static void push_failure(lua_State *L, oft_transfer *t) {
@@ -515,30 +426,18 @@ static void push_failure(lua_State *L, oft_transfer *t) {
     oft_error_push(L, "aborted", "the exchange was cancelled", -1, NULL);
   } else if (t->callback_raised) {
     lua_rawgeti(L, c->refs, t->error_ref);
-    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
-      lua_pushfstring(L, "progress callback raised an error: %s", lua_tostring(L, -1));
-    else
-      lua_pushfstring(L, "progress callback raised a %s value", luaL_typename(L, -1));
-    oft_error_push(L, "aborted", lua_tostring(L, -1), -1, c->auth.secret);
-    lua_pushvalue(L, -3);
-    lua_setfield(L, -2, "callback_error");
-    lua_replace(L, -3);
-    lua_pop(L, 1);
+    oft_progress_push_failure(L, -1, c->auth.secret);
+    lua_remove(L, -2);
   } else if (t->resend_refused) {
-    oft_error_push(L, "io", "the connection closed before any answer (a reused keep-alive connection had died); "
-                   "not sent again behind the retry policy", CURLE_SEND_ERROR, NULL);
+    oft_resend_push_failure(L);
+    set_curl_code(L, CURLE_SEND_ERROR);
   } else if (t->idle_expired) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "no data sent or received for %g s (idle_timeout)", t->idle_s);
-    oft_error_push(L, "timeout", msg, CURLE_OPERATION_TIMEDOUT, NULL);
+    oft_timer_push_failure(L, &t->timer, OFT_BOUND_IDLE, NULL);
+    set_curl_code(L, CURLE_OPERATION_TIMEDOUT);
   } else if (t->callback_false) {
-    oft_error_push(L, "aborted", "aborted by the progress callback", -1, NULL);
-  } else if (t->too_large) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "response body exceeds max_response_bytes (%.0f bytes)", t->max_body);
-    oft_error_push(L, "too_large", msg, -1, NULL);
-  } else if (t->sink_errno != 0) {
-    oft_error_push_local(L, "write", t->sink, t->sink_errno, c->auth.secret);
+    oft_progress_push_failure(L, 0, NULL);
+  } else if (t->response.failure != OFT_RESPONSE_OK) {
+    oft_response_push_failure(L, &t->response, c->auth.secret);
   } else if (t->source.changed) {
     char sizes[96];
     if (t->source.size_now == t->source.size0)
@@ -566,7 +465,7 @@ static void push_failure(lua_State *L, oft_transfer *t) {
 
 /* Response headers: lower-case names, repeated headers joined (headers.h).
  * Normalises the block in place: it is read once, here. */
-static void push_headers(lua_State *L, oft_buf *h) {
+static void push_headers(lua_State *L, oft_bytes *h) {
   size_t off = 0;
   lua_newtable(L);
   while (off < h->len) {
@@ -615,13 +514,7 @@ int oft_transfer_push(lua_State *L, oft_transfer *t) {
   lua_setfield(L, -2, "status");
   push_headers(L, &t->head);
   lua_setfield(L, -2, "headers");
-  if (t->to_sink == 1) {
-    push_count(L, t->sink_bytes);
-    lua_setfield(L, -2, "bytes_written");
-  } else {
-    lua_pushlstring(L, t->body.len > 0 ? t->body.data : "", t->body.len);
-    lua_setfield(L, -2, "body");
-  }
+  oft_response_set_body(L, &t->response, -1);
   vname = version_name(version);
   if (vname != NULL) {
     lua_pushstring(L, vname);
@@ -652,14 +545,8 @@ void oft_transfer_release(lua_State *L, oft_transfer *t) {
     oft_wipe(auth->data, strlen(auth->data));
   curl_slist_free_all(t->headers);
   t->headers = NULL;
-  buf_free(&t->body);
-  buf_free(&t->head);
-  if (t->sink_file != NULL) { /* never finished: nothing may be left behind */
-    fclose(t->sink_file);
-    remove(t->sink_tmp);
-  }
-  free(t->sink);
-  free(t->sink_tmp);
+  oft_response_free(&t->response); /* never finished: the temp file goes too */
+  oft_bytes_free(&t->head);
   unref(L, c, &t->body_ref);
   unref(L, c, &t->data_ref);
   unref(L, c, &t->progress_ref);

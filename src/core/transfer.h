@@ -14,15 +14,12 @@
 #include <curl/curl.h>
 
 #include "client.h"
+#include "exchange/bytes.h"
+#include "exchange/response.h"
+#include "exchange/timer.h"
 #include "mime.h"
 
 enum { OFT_STAGED, OFT_RUNNING, OFT_DONE };
-
-/* A growable byte buffer (response body, response header block). */
-typedef struct oft_buf {
-  char *data;
-  size_t len, cap;
-} oft_buf;
 
 struct oft_transfer {
   oft_transfer *next;       /* in client->running or client->done */
@@ -36,19 +33,11 @@ struct oft_transfer {
   curl_mime *mime;
   oft_source source;          /* multipart file slice or string (mime.c) */
   int body_ref, data_ref, progress_ref, error_ref; /* in the client's refs table */
-  double max_body;            /* cap on a body held in memory */
-  double idle_s;              /* idle_timeout; 0 = none */
-  double last_activity;       /* oft_now() when a byte last moved either way */
-  curl_off_t last_dl, last_ul;
-  oft_buf body, head;
-  char *sink, *sink_tmp;      /* target path and the temp file next to it */
-  FILE *sink_file;
-  int to_sink;                /* -1 undecided, 0 body to memory (non-2xx), 1 body to file */
-  curl_off_t sink_bytes;
-  int sink_errno;             /* write, close or rename of the sink failed */
+  oft_response response;      /* where the body goes: memory or the sink (src/exchange/response.h) */
+  oft_timer timer;            /* the idle bound (src/exchange/timer.h); libcurl keeps the total */
+  oft_bytes head;             /* the response header block */
   unsigned blocking : 1;      /* h:request waits on it: only it may release it */
   unsigned cancelled : 1;     /* h:cancel while libcurl ran: abort, report nothing */
-  unsigned too_large : 1;
   unsigned idle_expired : 1;
   unsigned oom : 1;
   unsigned callback_raised : 1; /* the error value sits at error_ref */
@@ -67,13 +56,6 @@ oft_transfer *oft_transfer_stage(lua_State *L, oft_client *c);
  * Raises `bad argument #arg` on wrong types. Needs c->refs set.
  */
 int oft_transfer_prepare(lua_State *L, oft_transfer *t, int req, int arg);
-
-/*
- * Creates the temp file a download to `sink` is written to (the name, at most
- * tmp_size bytes, goes to `tmp`): next to it, exclusively, with the mode of an
- * existing target. Returns the open fd, or -1 with errno set and `verb` naming
- * what failed ("write" for a directory at the path, "create a file next to").
- */
 
 /* libcurl finished it: fix the outcome, rename or remove the sink. No Lua. */
 void oft_transfer_finish(oft_transfer *t, CURLcode rc);

@@ -1,13 +1,15 @@
 -- openai.finetunes.transport.curl: the default transport outside nginx, a thin
 -- object over the C core's client handle (libcurl multi + share handles).
 --
--- libcurl is the engine (src/client.c, src/transfer.c): keep-alive and HTTP/2
+-- libcurl is the engine (src/core/client.c, src/core/transfer.c): keep-alive and HTTP/2
 -- multiplexing across calls, the credential (kept in C, written only into its
 -- header: Authorization, or api-key for Azure), timeouts, proxy, TLS, multipart
 -- streamed from disk, downloads streamed to a sink, progress callbacks,
 -- concurrent exchanges. The rules it is handed are the exchange's
 -- (transport/exchange.lua), the same the ngx adapter is held to: `check` runs
--- before the core sees a req. Reading the answer is libcurl's and transfer.c's
+-- before the core sees a req; where the body goes, what the timeouts mean, the
+-- credential and what an end becomes are the C functions of src/exchange/, which
+-- the Lua exchange calls through the codec. Reading the answer is libcurl's
 -- (the same rules as transport/http1.lua: spec/transport_conformance_spec.lua).
 -- Checking option values beyond their types is the client layer's job.
 local core = require("openai.finetunes.core")

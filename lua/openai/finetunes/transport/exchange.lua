@@ -25,20 +25,24 @@
 -- Local file I/O is the exchange's (the upload is read through transport/multipart.lua;
 -- a download goes to `sink .. ".part-<hex>"`, renamed onto sink when the answer is a
 -- complete 2xx and removed on every other outcome). Sockets and waiting are the adapter's.
+--
+-- Where the body goes (memory up to max_response_bytes, or the sink's temp file), what
+-- the timeouts mean and what a callback's stop becomes are C functions the curl
+-- transport calls too (src/exchange/, handed over as codec.response, codec.timer,
+-- codec.progress_failure): one rule for both, never a Lua twin.
 local codec = require("openai.finetunes.codec")
 local http1 = require("openai.finetunes.transport.http1")
 local multipart = require("openai.finetunes.transport.multipart")
-local local_error = require("openai.finetunes.transport.local_error")
 
 local type, tostring, tonumber, pairs, ipairs, pcall, error, setmetatable =
   type, tostring, tonumber, pairs, ipairs, pcall, error, setmetatable
 local find, format, lower, match = string.find, string.format, string.lower, string.match
-local concat, sort = table.concat, table.sort
-local io_open, os_rename, os_remove = io.open, os.rename, os.remove
+local sort = table.sort
+local new_response, new_timer, progress_failure = codec.response, codec.timer, codec.progress_failure
 
 local M = {}
 
-M.DEFAULT_MAX_RESPONSE = 64 * 1024 * 1024 -- bytes held in memory per answer (not a sink download)
+M.DEFAULT_MAX_RESPONSE = codec.default_max_response_bytes -- held in memory per answer (src/exchange/response.h)
 
 -- RFC 9110 token: methods, header names, the credential's header and scheme.
 local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"
@@ -214,21 +218,6 @@ end
 local Exchange = {}
 Exchange.__index = Exchange
 
--- A temp file next to the target, so that rename() is atomic; creating it now
--- makes a sink whose directory is missing an `io` error before anything is sent.
--- The C transport's rule (codec.sink_temp, src/sink.h: exclusive, an existing
--- target's mode kept, a directory at the path refused), so both transports agree.
-local function open_sink(sink)
-  local tmp, verb, os_error = codec.sink_temp(sink)
-  if not tmp then return nil, local_error(verb, sink, os_error) end
-  local f, oerr = io_open(tmp, "wb")
-  if not f then
-    os_remove(tmp)
-    return nil, local_error("open", tmp, oerr)
-  end
-  return f, tmp
-end
-
 --- new(req, opts) -> exchange | nil, err.
 -- opts: auth_name, limits = { timeout, connect_timeout, idle_timeout, max_response_bytes }
 -- (the client's; a req's own fields win), absolute = true (request target in absolute
@@ -245,6 +234,10 @@ function M.new(req, opts)
   if sink ~= nil and type(sink) ~= "string" then misuse("req.sink must be a string") end
   local progress = req.progress
   if progress ~= nil and type(progress) ~= "function" then misuse("req.progress must be a function") end
+  -- the sink's temp file first: a missing directory fails before anything else is opened
+  local response, rerr = new_response(sink, req.max_response_bytes or limits.max_response_bytes
+    or M.DEFAULT_MAX_RESPONSE)
+  if not response then return nil, rerr end
 
   local names, lines = {}, {}
   for name in pairs(req.headers or {}) do names[#names + 1] = name end
@@ -260,7 +253,10 @@ function M.new(req, opts)
   local body_length = body and #body or 0
   if req.multipart then
     mp, err = multipart.new(req.multipart)
-    if not mp then return nil, err end
+    if not mp then
+      response:abort()
+      return nil, err
+    end
     lines[#lines + 1] = "Content-Type: " .. mp.content_type .. "\r\n"
     body_length = mp.length
   end
@@ -276,20 +272,12 @@ function M.new(req, opts)
 
   local x = setmetatable({
     url = u, method = method, head = head, body = body, mp = mp, body_length = body_length,
-    progress = progress, sink = sink,
+    progress = progress, response = response,
     timeout = req.timeout or limits.timeout,
     connect_timeout = req.connect_timeout or limits.connect_timeout,
     idle_timeout = req.idle_timeout or limits.idle_timeout,
-    max_body = req.max_response_bytes or limits.max_response_bytes or M.DEFAULT_MAX_RESPONSE,
     max_head_bytes = opts.max_head_bytes,
   }, Exchange)
-  if x.timeout == 0 then x.timeout = nil end
-  if x.idle_timeout == 0 then x.idle_timeout = nil end
-  if sink then
-    local f, tmp = open_sink(sink)
-    if not f then return nil, tmp end
-    x.sink_file, x.sink_tmp = f, tmp
-  end
   x:restart()
   return x
 end
@@ -298,8 +286,7 @@ end
 function Exchange:restart()
   self.reader = http1.new({ method = self.method, max_head_bytes = self.max_head_bytes })
   self.ultotal, self.ulnow, self.dltotal, self.dlnow = self.body_length, 0, 0, 0
-  self.parts, self.size, self.res, self.to_sink = {}, 0, nil, false
-  self.received_any = false
+  self.res, self.received_any = nil, false
 end
 
 --- The body as a source: next_piece() -> string | nil (end) | nil, err.
@@ -316,10 +303,7 @@ end
 
 --- Ends the exchange: the temp file closed and removed, the upload file closed.
 function Exchange:abort()
-  local f, tmp = self.sink_file, self.sink_tmp
-  self.sink_file, self.sink_tmp = nil, nil
-  if f then f:close() end
-  if tmp then os_remove(tmp) end
+  self.response:abort()
   if self.mp then self.mp:close() end
 end
 
@@ -330,32 +314,30 @@ function Exchange:fail(kind, message, extra)
   return nil, e
 end
 
---- A local failure of the sink (a full disk ...): ends it as local_error.lua says.
-function Exchange:fail_local(verb, os_message)
-  local e = local_error(verb, self.sink, os_message)
-  return self:fail(e.kind, e.message, e)
+-- An err made by the rules in C (codec.response, codec.timer ...): ends it too.
+function Exchange:failed(err)
+  self:abort()
+  return nil, err
 end
 
--- Timeouts: `timeout` bounds the whole exchange, `idle_timeout` any stretch with
--- no byte moving either way (connecting counts), as the C core measures them.
+-- Timeouts (src/exchange/timer.h): `timeout` bounds the whole exchange,
+-- `idle_timeout` any stretch with no byte moving either way (connecting counts).
 
 -- While an answer is awaited, progress is called at least once a second, data or
 -- not (libcurl does the same): a callback can stop a stalled exchange.
 local TICK = 1
 
 function Exchange:begin(now)
-  self.deadline = self.timeout and (now + self.timeout) or math.huge
-  self.active_at, self.moved = now, false
+  self.timer, self.moved = new_timer(now, self.timeout, self.idle_timeout), false
 end
 
 --- wait(now [, resumable]) -> seconds | nil, err: how long the next socket operation
 -- may wait. `resumable` (a read: one that may time out and be tried again) may be
 -- cut to the progress tick; the adapter then asks expired().
 function Exchange:wait(now, resumable)
-  if self.moved then self.active_at, self.moved = now, false end
-  local left, bound = self.deadline - now, "total"
-  local idle = self.idle_timeout
-  if idle and self.active_at + idle - now < left then left, bound = self.active_at + idle - now, "idle" end
+  local timer = self.timer
+  if self.moved then timer:moved(now); self.moved = false end
+  local left, bound = timer:left(now)
   self.bound = bound
   if left <= 0 then return self:timed_out("waiting") end
   if resumable and self.progress and TICK < left then left, self.bound = TICK, "tick" end
@@ -369,11 +351,7 @@ function Exchange:expired(doing)
 end
 
 function Exchange:timed_out(doing)
-  if self.bound == "idle" then
-    return self:fail("timeout", format("%s: no data sent or received for %g s (idle_timeout)", doing,
-      self.idle_timeout))
-  end
-  return self:fail("timeout", format("%s: the total timeout of %g s expired", doing, self.timeout or 0))
+  return self:failed(self.timer:failure(self.bound == "idle" and "idle" or "total", doing))
 end
 
 -- Progress: (dltotal, dlnow, ultotal, ulnow); `false` aborts, a raise aborts and
@@ -381,12 +359,10 @@ end
 function Exchange:report()
   local progress = self.progress
   if not progress then return true end
+  -- called from Lua, not from C, so that a callback may yield (ngx.sleep) under LuaJIT
   local ok, go_on = pcall(progress, self.dltotal, self.dlnow, self.ultotal, self.ulnow)
-  if not ok then
-    return self:fail("aborted", "progress callback raised " .. ((type(go_on) == "string" or type(go_on) == "number")
-      and "an error: " .. go_on or "a " .. type(go_on) .. " value"), { callback_error = go_on })
-  end
-  if go_on == false then return self:fail("aborted", "aborted by the progress callback") end
+  if not ok then return self:failed(progress_failure(true, go_on)) end
+  if go_on == false then return self:failed(progress_failure(false)) end
   return true
 end
 
@@ -395,43 +371,24 @@ function Exchange:sent(n)
   return self:report()
 end
 
--- An answer's bytes: the head decides where the body goes (a 2xx with a sink: the
--- temp file; anything else: memory, up to max_response_bytes).
+-- An answer's bytes: the head decides where the body goes (src/exchange/response.h).
 local function on_head(self, head)
   self.res = { status = head.status, headers = head.headers, http_version = head.version }
-  self.dltotal = tonumber(head.headers["content-length"]) or 0
-  self.to_sink = self.sink_file ~= nil and head.status >= 200 and head.status < 300
-  if self.sink_file and not self.to_sink then self:abort() end
+  local length = tonumber(head.headers["content-length"])
+  self.dltotal = length or 0
+  self.response:head(head.status, length or -1)
 end
 
 local function on_body(self, data)
   self.dlnow = self.dlnow + #data
-  if self.to_sink then
-    local ok, werr = self.sink_file:write(data)
-    if not ok then return self:fail_local("write", werr) end
-  else
-    self.size = self.size + #data
-    if self.size > self.max_body then
-      return self:fail("too_large", format("response body exceeds max_response_bytes (%.0f bytes)", self.max_body))
-    end
-    self.parts[#self.parts + 1] = data
-  end
+  local ok, err = self.response:add(data)
+  if not ok then return self:failed(err) end
   return self:report()
 end
 
 local function on_done(self)
-  local res = self.res
-  if self.to_sink then
-    local f = self.sink_file
-    self.sink_file = nil
-    local ok, cerr = f:close()
-    if ok then ok, cerr = os_rename(self.sink_tmp, self.sink) end
-    if not ok then return self:fail_local("write", cerr) end
-    self.sink_tmp = nil
-    res.bytes_written = self.dlnow
-  else
-    res.body = concat(self.parts)
-  end
+  local res, err = self.response:finish(self.res)
+  if not res then return self:failed(err) end
   if self.mp then self.mp:close() end
   return res
 end
@@ -462,6 +419,12 @@ function Exchange:received(data)
       return "more"
     end
   end
+end
+
+--- A pooled connection died before any answer and the request is not sent again
+-- behind the retry policy's back: the same err as the curl transport's.
+function Exchange:resend_refused()
+  return self:failed(codec.resend_refused())
 end
 
 --- Did the peer answer anything yet? (A reused connection that fails before the

@@ -1,7 +1,7 @@
--- openai.finetunes.transport.local_error: the error of a failure on this
--- machine (a missing directory, no permission, a full disk, a directory where
--- a file should be), the same shape as the C core's (src/errors.h,
--- oft_error_push_local): kind "io", "cannot <verb> <path>: <OS message>", and
+-- openai.finetunes.transport.local_error: the error of an upload file failing
+-- on this machine as multipart.lua reads it (missing, unreadable, a directory),
+-- the same shape as the C rule's for the sink and the curl transport's uploads
+-- (src/exchange/outcome.h, oft_error_push_local): kind "io", "cannot <verb> <path>: <OS message>", and
 -- `path` / `os_error`, which tell the retry policy not to send again.
 local find, match, tostring = string.find, string.match, tostring
 

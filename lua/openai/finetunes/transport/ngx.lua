@@ -224,8 +224,7 @@ local function run(self, x, c, rec)
     if not stale then return exchange.through_proxy(res, err, through) end
     x:restart() -- a pooled connection the server had closed: again on a fresh one
   end
-  return x:fail("io", "the connection closed before any answer (a reused keep-alive connection had died); "
-    .. "not sent again behind the retry policy")
+  return x:resend_refused()
 end
 
 --- new(opts) -> transport. Options (seconds for times, as core.new takes them):

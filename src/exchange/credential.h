@@ -1,6 +1,8 @@
 /*
- * auth.h: the credential a client sends with every request, and the only
- * place that knows how it is spelled on the wire.
+ * credential.h: the credential a client sends with every request, and the only
+ * place that knows how it is spelled on the wire and what a usable one is. The
+ * curl transport keeps it in its client (src/core/client.c); an adapter written
+ * in Lua gets the same object as codec.credential (src/codec/credential_lua.c).
  *
  * A credential is one header line, "Name: Scheme secret" or "Name: secret":
  * "Authorization: Bearer sk-..." for OpenAI, "api-key: ..." for an Azure key,
@@ -15,12 +17,24 @@
 
 #include <stddef.h>
 
+/* Without auth_header / auth_scheme: "Authorization: Bearer <secret>". */
+#define OFT_AUTH_DEFAULT_HEADER "Authorization"
+#define OFT_AUTH_DEFAULT_SCHEME "Bearer"
+
 typedef struct oft_auth {
   char *name;         /* header name, as given ("Authorization", "api-key") */
   char *scheme;       /* "Bearer", or "" to send the secret as the whole value */
   char *line;         /* "name: scheme secret"; NULL until a secret is set */
   const char *secret; /* points into line; redacted from messages and traces */
 } oft_auth;
+
+/* What is wrong with a secret (an API key, a token) of len bytes, or NULL:
+ * it must fit in one header line. "must be a non-empty string ..." */
+const char *oft_auth_secret_problem(const char *secret, size_t len);
+
+/* What is wrong with a header name or a scheme ("" sends the secret alone), or NULL. */
+const char *oft_auth_header_problem(const char *name);
+const char *oft_auth_scheme_problem(const char *scheme);
 
 /* Copies name and scheme; 0 when out of memory (a is then left for oft_auth_free). */
 int oft_auth_init(oft_auth *a, const char *name, const char *scheme);

@@ -1,8 +1,8 @@
-/* auth.c: the credential header line (see auth.h). */
+/* credential.c: the credential header line and what a usable one is (see credential.h). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "credential.h"
 #include "headers.h"
 #include "util.h"
 
@@ -11,6 +11,21 @@ static char *dup_string(const char *s) {
   char *d = (char *)malloc(n);
   if (d != NULL) memcpy(d, s, n);
   return d;
+}
+
+const char *oft_auth_secret_problem(const char *secret, size_t len) {
+  if (len == 0) return "must be a non-empty string";
+  if (strlen(secret) != len || strpbrk(secret, "\r\n") != NULL) return "must not contain CR, LF or NUL";
+  return NULL;
+}
+
+const char *oft_auth_header_problem(const char *name) {
+  return oft_header_is_token(name, strlen(name)) ? NULL : "must be a header name (a token)";
+}
+
+const char *oft_auth_scheme_problem(const char *scheme) {
+  if (*scheme == '\0' || oft_header_is_token(scheme, strlen(scheme))) return NULL;
+  return "must be empty or a scheme name (a token)";
 }
 
 int oft_auth_init(oft_auth *a, const char *name, const char *scheme) {
