@@ -242,7 +242,7 @@ FUZZ_SRC_fuzz_md5            = src/codec/md5.c src/codec/sha256.c src/codec/hash
 FUZZ_SRC_fuzz_sha256         = src/codec/sha256.c src/codec/md5.c src/codec/hash_lua.c src/codec/hmac.c \
                                src/codec/hmac_lua.c src/codec/constant_time.c $(FUZZ_LEAVES)
 FUZZ_SRC_fuzz_base64         = src/codec/base64.c src/codec/base64_lua.c $(FUZZ_LEAVES)
-FUZZ_SRC_fuzz_file_source    = src/core/file_source.c
+FUZZ_SRC_fuzz_file_source    = src/exchange/file_source.c
 FUZZ_DEFS_fuzz_jsonl         = -DOFT_JSONL_BLOCK=16
 FUZZ_DEFS_fuzz_md5           = -DOFT_HASH_READ_SIZE=7
 FUZZ_DEFS_fuzz_sha256        = -DOFT_HASH_READ_SIZE=7

@@ -1,7 +1,7 @@
 /*
  * fuzz_file_source.c: libFuzzer target for the length-bounded reader of multipart
- * file parts (src/core/file_source.c): what decides which bytes of a training file
- * reach the server.
+ * file parts (src/exchange/file_source.c, behind both transports): what decides
+ * which bytes of a training file reach the server.
  *
  * The input is a file's bytes, a slice of it, and a script of what happens while it
  * is sent: libcurl's reads of any size, its rewinds, and another process appending
@@ -11,12 +11,13 @@
  *  - every byte handed out is the file's byte at that place, as long as nothing but
  *    appends changed the file before it was read (appends leave the slice's bytes);
  *  - a file that nobody touched is sent whole: reading to the end gives exactly
- *    `length` bytes, then 0, never an abort (after a write its mtime may have moved,
+ *    `length` bytes, then 0, never a failure (after a write its mtime may have moved,
  *    which aborts too: the reader checks size and mtime);
  *  - the read that hands out the slice's last byte does so only while the file has
- *    its original size: a grown or shrunk file aborts (CURL_READFUNC_ABORT) with
+ *    its original size: a grown or shrunk file fails (OFT_SOURCE_FAILED) with
  *    `changed` set and `size_now` its new size, never a short or a long body;
  *  - a rewind (seek) outside [0, length] is refused, inside it restarts there.
+ * (src/core/mime.c maps a failure to CURL_READFUNC_ABORT for libcurl.)
  */
 #define _GNU_SOURCE /* memfd_create */
 #include <stdint.h>
@@ -46,9 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FILE *f = fdopen(dup(fd), "rb");
   CHECK(f != NULL);
 
-  curl_off_t offset = file_len ? (curl_off_t)(data[1] % (file_len + 1)) : 0;
-  curl_off_t left = (curl_off_t)file_len - offset;
-  curl_off_t length = left ? (curl_off_t)(data[2] % (left + 1)) : 0;
+  long long offset = file_len ? (long long)(data[1] % (file_len + 1)) : 0;
+  long long left = (long long)file_len - offset;
+  long long length = left ? (long long)(data[2] % (left + 1)) : 0;
   if (data[2] == 0xff) length = left; /* the whole rest, as upload_file sends it */
 
   oft_source s;
@@ -69,18 +70,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     unsigned op = script[i] & 3, arg = script[i] >> 2;
     if (op == 0 || op == 3) { /* a read of 1..64 bytes (op 3: of 1..512) */
       size_t want = op == 0 ? (size_t)arg + 1 : ((size_t)arg + 1) * 8;
-      curl_off_t pos = s.pos;
-      size_t got = oft_source_read(buf, 1, want, &s);
-      if (got == CURL_READFUNC_ABORT) {
+      long long pos = s.pos;
+      size_t got = oft_source_read(&s, buf, want);
+      if (got == OFT_SOURCE_FAILED) {
         aborted = 1;
         /* only a file that shrank, grew or was rewritten, or failed, aborts */
         CHECK(cur_size != file_len || s.read_errno != 0 || s.changed);
-        if (s.changed) CHECK(s.size_now == (curl_off_t)cur_size);
+        if (s.changed) CHECK(s.size_now == (long long)cur_size);
         break;
       }
       CHECK(got <= want);
-      CHECK(pos + (curl_off_t)got <= length);
-      CHECK(s.pos == pos + (curl_off_t)got);
+      CHECK(pos + (long long)got <= length);
+      CHECK(s.pos == pos + (long long)got);
       if (got == 0) CHECK(pos == length); /* 0 only at the end */
       if ((size_t)(offset + pos) + got <= intact)
         CHECK(memcmp(buf, original + offset + pos, got) == 0);
@@ -93,12 +94,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       touched = 1;
     } else { /* op 2: truncate (even arg) or rewind (odd arg) */
       if (arg & 1) {
-        curl_off_t to = (curl_off_t)(arg >> 1) * 37 % (length + 2); /* length + 1: refused */
-        int rc = oft_source_seek(&s, to, SEEK_SET);
+        long long to = (long long)(arg >> 1) * 37 % (length + 2); /* length + 1: refused */
+        int rc = oft_source_seek(&s, to);
         if (to > length) {
-          CHECK(rc == CURL_SEEKFUNC_FAIL);
+          CHECK(rc == -1);
         } else {
-          CHECK(rc == CURL_SEEKFUNC_OK);
+          CHECK(rc == 0);
           CHECK(s.pos == to);
         }
       } else {
@@ -114,13 +115,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* an untouched file then reads to its end: exactly `length` bytes in all */
   if (!aborted && !touched) {
     while (s.pos < length) {
-      curl_off_t pos = s.pos;
-      size_t got = oft_source_read(buf, 1, sizeof buf, &s);
-      CHECK(got != CURL_READFUNC_ABORT && got > 0);
+      long long pos = s.pos;
+      size_t got = oft_source_read(&s, buf, sizeof buf);
+      CHECK(got != OFT_SOURCE_FAILED && got > 0);
       CHECK(memcmp(buf, original + offset + pos, got) == 0);
     }
     CHECK(s.pos == length);
-    CHECK(oft_source_read(buf, 1, sizeof buf, &s) == 0);
+    CHECK(oft_source_read(&s, buf, sizeof buf) == 0);
     CHECK(!s.changed);
   }
   fclose(f);

@@ -5,23 +5,14 @@
 -- nothing behind, and the credential's rules hold.
 local codec = require("openai.finetunes.codec")
 local util = require("openai.finetunes.fake.util")
-local lfs = require("lfs")
+local H = require("spec.support.client_helper")
 
-local function names(dir)
-  local out = {}
-  for n in lfs.dir(dir) do if n ~= "." and n ~= ".." then out[#out + 1] = n end end
-  table.sort(out)
-  return table.concat(out, " ")
-end
+local names = H.names
 
 describe("codec.response (src/exchange/response.h)", function()
   local dir
-  before_each(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(util.mkdir_p(dir))
-  end)
-  after_each(function() util.rm_rf(dir) end)
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmdir(dir) end)
 
   it("writes a 2xx body to the temp file and renames it onto the sink only at finish", function()
     local r = assert(codec.response(dir .. "/out.jsonl", 10))

@@ -3,14 +3,9 @@
 -- the sink's temp file and the error kinds are what every adapter then reports.
 local exchange = require("openai.finetunes.transport.exchange")
 local util = require("openai.finetunes.fake.util")
-local lfs = require("lfs")
+local H = require("spec.support.client_helper")
 
-local function names(dir)
-  local out = {}
-  for n in lfs.dir(dir) do if n ~= "." and n ~= ".." then out[#out + 1] = n end end
-  table.sort(out)
-  return table.concat(out, " ")
-end
+local names = H.names
 
 -- Feed `bytes` in slices of `step`, then EOF; returns what received() said last.
 local function feed(x, bytes, step)
@@ -27,12 +22,8 @@ local OK = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-Request-Id: req_1\r\n\r\n
 
 describe("exchange", function()
   local dir
-  before_each(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(util.mkdir_p(dir))
-  end)
-  after_each(function() util.rm_rf(dir) end)
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmdir(dir) end)
 
   it("writes the head once: sorted fields, the adapter's lines, Content-Length, no Authorization from Lua", function()
     local x = assert(exchange.new({ method = "POST", url = "http://127.0.0.1:8080/v1/x?y=1", body = "{}",

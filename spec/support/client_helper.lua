@@ -85,6 +85,14 @@ function H.rmdir(dir)
   os.execute("rm -rf " .. shell_quote(dir))
 end
 
+-- The names in a directory, sorted, joined by spaces ("" when empty).
+function H.names(dir)
+  local out = {}
+  for n in require("lfs").dir(dir) do if n ~= "." and n ~= ".." then out[#out + 1] = n end end
+  table.sort(out)
+  return table.concat(out, " ")
+end
+
 function H.md5(path)
   local p = io.popen("md5sum " .. shell_quote(path))
   local out = p:read("*a")

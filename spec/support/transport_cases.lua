@@ -206,25 +206,30 @@ M.cases = {
     end,
   },
   {
-    name = "an upload file that is missing, a directory, or shorter than its slice is refused before sending",
+    name = "an upload file that is missing, a directory, not a regular file or shorter than its slice is refused "
+      .. "before sending",
     run = function(env)
       local dir = tmpdir(env)
       write(dir .. "/short.jsonl", "short")
       local t = env.transport()
       local out = {}
       for _, file in ipairs({ { path = dir .. "/missing.jsonl" }, { path = dir },
-        { path = dir .. "/short.jsonl", offset = 3, length = 10 }, { path = dir, offset = 0 } }) do
+        { path = dir .. "/short.jsonl", offset = 3, length = 10 }, { path = dir, offset = 0 },
+        { path = "/dev/null" } }) do
         local _, err = t:request({ method = "POST", url = env.fake .. "/files",
           multipart = { fields = { purpose = "fine-tune" }, file = file } })
         out[#out + 1] = err_of(err)
       end
-      return out
+      return { errs = out, dir = dir }
     end,
-    check = function(out, assert, seen)
-      assert.are.same({ "io", "io", "invalid_request", "invalid_request" },
-        { out[1].kind, out[2].kind, out[3].kind, out[4].kind })
+    check = function(got, assert, seen)
+      local out = got.errs
+      assert.are.same({ "io", "io", "invalid_request", "invalid_request", "invalid_request" },
+        { out[1].kind, out[2].kind, out[3].kind, out[4].kind, out[5].kind })
+      assert.are.equal("cannot upload " .. got.dir .. ": Is a directory", out[2].message)
       assert.are.equal("multipart slice [3, 13) lies beyond the end of the file (5 bytes)", out[3].message)
       assert.are.equal("a multipart slice needs a regular file", out[4].message)
+      assert.are.equal("an upload needs a regular file", out[5].message)
       assert.are.equal(0, #seen)
     end,
   },

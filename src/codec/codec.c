@@ -8,6 +8,18 @@
 
 int luaopen_openai_finetunes_codec(lua_State *L);
 
+void oft_codec_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc) {
+  luaL_newmetatable(L, name);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  if (gc != NULL) {
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+}
+
 int luaopen_openai_finetunes_codec(lua_State *L) {
   lua_newtable(L);
   lua_pushliteral(L, OFT_VERSION);
@@ -21,6 +33,6 @@ int luaopen_openai_finetunes_codec(lua_State *L) {
   oft_base64_open(L);
   oft_exchange_open(L);
   oft_credential_open(L);
-  oft_file_stamp_open(L);
+  oft_upload_part_open(L);
   return 1;
 }

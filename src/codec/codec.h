@@ -8,6 +8,10 @@
 
 #include "compat.h"
 
+/* Registers the metatable `name` of a userdata class: `methods` as its __index,
+ * `gc` (may be NULL) as its __gc. Leaves the stack as it was. */
+void oft_codec_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc);
+
 /* Each adds its functions to the module table on top of the stack. */
 void oft_json_open(lua_State *L);   /* json_lua.c: json_decode, json_encode, null, array_mt */
 void oft_url_open(lua_State *L);    /* url.c: escape, encode_query */
@@ -16,7 +20,7 @@ void oft_md5_open(lua_State *L);    /* hash_lua.c: md5, md5_file, md5_new (RFC 1
 void oft_sha256_open(lua_State *L); /* hash_lua.c: sha256, sha256_file, sha256_new (FIPS 180-4) */
 void oft_hmac_open(lua_State *L);   /* hmac_lua.c: hmac_sha256 (RFC 2104), equal_constant_time */
 void oft_base64_open(lua_State *L); /* base64_lua.c: base64_encode, base64_decode (RFC 4648) */
-void oft_file_stamp_open(lua_State *L); /* file_stamp_lua.c: file_stamp (size, mtime: a file part changed?) */
+void oft_upload_part_open(lua_State *L); /* upload_part_lua.c: upload_part (src/exchange/file_source.h) */
 void oft_credential_open(lua_State *L); /* credential_lua.c: credential (src/exchange/credential.h) */
 void oft_exchange_open(lua_State *L); /* exchange_lua.c: response, timer, ... (src/exchange/: the per-request rules) */
 

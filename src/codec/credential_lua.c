@@ -103,13 +103,7 @@ void oft_credential_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"set", credential_set}, {"line", credential_line},
                                      {"redact", credential_redact}, {"name", credential_name},
                                      {NULL, NULL}};
-  luaL_newmetatable(L, CREDENTIAL_MT);
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, credential_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
+  oft_codec_class(L, CREDENTIAL_MT, methods, credential_gc);
   lua_pushcfunction(L, credential_new);
   lua_setfield(L, -2, "credential");
 }

@@ -136,18 +136,6 @@ static int resend_refused(lua_State *L) {
   return 1;
 }
 
-static void new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc) {
-  luaL_newmetatable(L, name);
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  if (gc != NULL) {
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_pop(L, 1);
-}
-
 void oft_exchange_open(lua_State *L) {
   static const luaL_Reg response_methods[] = {
       {"head", response_head}, {"add", response_add}, {"finish", response_finish},
@@ -157,8 +145,8 @@ void oft_exchange_open(lua_State *L) {
   static const luaL_Reg functions[] = {
       {"response", response_new}, {"timer", timer_new}, {"progress_failure", progress_failure},
       {"resend_refused", resend_refused}, {NULL, NULL}};
-  new_class(L, RESPONSE_MT, response_methods, response_gc);
-  new_class(L, TIMER_MT, timer_methods, NULL);
+  oft_codec_class(L, RESPONSE_MT, response_methods, response_gc);
+  oft_codec_class(L, TIMER_MT, timer_methods, NULL);
   luaL_setfuncs(L, functions, 0);
   oft_push_count(L, OFT_DEFAULT_MAX_RESPONSE);
   lua_setfield(L, -2, "default_max_response_bytes");

@@ -1,12 +1,8 @@
-/* mime.c: multipart/form-data bodies, streamed from disk or from a Lua string. */
-/* 64-bit fseeko/off_t on 32-bit hosts too (a POSIX feature-test macro, hence the name) */
-#define _FILE_OFFSET_BITS 64 /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
-
-#include <errno.h>
+/* mime.c: multipart/form-data bodies on libcurl's mime API, the file part
+ * streamed from disk (src/exchange/file_source.h) or from a Lua string. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "args.h"
 #include "errors.h"
@@ -26,10 +22,16 @@ static int fail(lua_State *L, oft_transfer *t, const char *kind, const char *mes
   return 0;
 }
 
-/* A local file failure: kind io with the path and the OS message (errors.h). */
-static int fail_errno(lua_State *L, oft_transfer *t, const char *verb, const char *path, int e) {
-  oft_error_push_local(L, verb, path, e, t->client->auth.secret);
-  return 0;
+/* libcurl's read and seek callbacks over the part's reader (src/exchange/file_source.h). */
+static size_t read_part(char *buf, size_t size, size_t n, void *arg) {
+  size_t got = oft_source_read((oft_source *)arg, buf, size * n);
+  return got == OFT_SOURCE_FAILED ? CURL_READFUNC_ABORT : got;
+}
+
+/* libcurl rewinds a part it must send again (auth, HTTP/2 refused stream). */
+static int seek_part(void *arg, curl_off_t offset, int origin) {
+  if (origin != SEEK_SET || oft_source_seek((oft_source *)arg, (long long)offset) != 0) return CURL_SEEKFUNC_FAIL;
+  return CURL_SEEKFUNC_OK;
 }
 
 /* Bytes a Content-Disposition / Content-Type line cannot carry faithfully. */
@@ -143,39 +145,19 @@ static int add_file_part(lua_State *L, oft_transfer *t, int file, int arg) {
     /* a whole file is the slice [0, size): read by oft_source_read like any slice,
      * so exactly the declared bytes go out (libcurl's curl_mime_filedata would
      * send what the file holds by then, past its own Content-Length) */
-    struct stat st;
-    oft_source *s = &t->source;
-    int whole = offset < 0 && length < 0;
-    s->file = fopen(path, "rb"); /* owned by the transfer from here on */
-    if (s->file == NULL) return fail_errno(L, t, "open", path, errno);
-    s->path = strdup(path);
-    if (s->path == NULL) oft_memory_error(L);
-    if (fstat(fileno(s->file), &st) != 0) return fail_errno(L, t, "stat", path, errno);
-    if (whole && S_ISDIR(st.st_mode)) return fail_errno(L, t, "upload", path, EISDIR);
-    if (!S_ISREG(st.st_mode))
-      return fail(L, t, "invalid_request",
-                  whole ? "an upload needs a regular file" : "a multipart slice needs a regular file");
-    if (oft_source_mark(s) != 0) return fail_errno(L, t, "stat", path, errno);
-    if (offset < 0) offset = 0;
-    if (length < 0) length = offset <= (curl_off_t)st.st_size ? (curl_off_t)st.st_size - offset : 0;
-    if (offset > (curl_off_t)st.st_size || length > (curl_off_t)st.st_size - offset) {
-      char msg[160];
-      snprintf(msg, sizeof msg, "multipart slice [%.0f, %.0f) lies beyond the end of the file (%.0f bytes)",
-               (double)offset, (double)offset + (double)length, (double)st.st_size);
-      return fail(L, t, "invalid_request", msg);
+    oft_source_refusal why;
+    if (!oft_source_open(&t->source, path, offset, length, &why)) {
+      oft_source_push_refusal(L, path, &why, c->auth.secret);
+      return 0;
     }
-    if (fseeko(s->file, (off_t)offset, SEEK_SET) != 0)
-      return fail_errno(L, t, "seek in", path, errno);
-    s->offset = offset;
-    s->length = length;
-    rc = curl_mime_data_cb(part, length, oft_source_read, oft_source_seek, NULL, s);
+    rc = curl_mime_data_cb(part, (curl_off_t)t->source.length, read_part, seek_part, NULL, &t->source);
   } else {
     /* a Lua string: referenced, not copied (strings never move) */
     lua_getfield(L, file, "data");
     t->data_ref = luaL_ref(L, c->refs);
     t->source.data = data;
-    t->source.length = (curl_off_t)data_len;
-    rc = curl_mime_data_cb(part, (curl_off_t)data_len, oft_source_read, oft_source_seek, NULL, &t->source);
+    t->source.length = (long long)data_len;
+    rc = curl_mime_data_cb(part, (curl_off_t)data_len, read_part, seek_part, NULL, &t->source);
   }
   if (rc == CURLE_OK) rc = curl_mime_name(part, name);
   if (rc == CURLE_OK) rc = curl_mime_filename(part, filename);
@@ -216,10 +198,5 @@ void oft_mime_release(oft_transfer *t) {
     curl_mime_free(t->mime);
     t->mime = NULL;
   }
-  if (t->source.file != NULL) {
-    fclose(t->source.file);
-    t->source.file = NULL;
-  }
-  free(t->source.path);
-  t->source.path = NULL;
+  oft_source_close(&t->source);
 }

@@ -2,9 +2,10 @@
  * mime.h: multipart/form-data bodies from req.multipart.
  *
  * Fields are sent in sorted name order, the file part last (as openai-python
- * does). The file part streams: a whole file through curl_mime_filedata, a
- * slice [offset, offset + length) of a file through a read callback on our own
- * FILE* (Uploads API parts), or a Lua string held by reference without a copy.
+ * does). The file part streams through a read callback: a whole file or a
+ * slice [offset, offset + length) of one (Uploads API parts) by the reader of
+ * src/exchange/file_source.h, the one the ngx transport sends with too, or a
+ * Lua string held by reference without a copy.
  */
 #ifndef OFT_MIME_H
 #define OFT_MIME_H
@@ -17,7 +18,7 @@
 
 struct oft_transfer;
 
-#include "file_source.h"
+#include "exchange/file_source.h"
 
 /*
  * Builds the multipart body from the table at `mp` and attaches it to the

@@ -438,23 +438,8 @@ static void push_failure(lua_State *L, oft_transfer *t) {
     oft_progress_push_failure(L, 0, NULL);
   } else if (t->response.failure != OFT_RESPONSE_OK) {
     oft_response_push_failure(L, &t->response, c->auth.secret);
-  } else if (t->source.changed) {
-    char sizes[96];
-    if (t->source.size_now == t->source.size0)
-      snprintf(sizes, sizeof sizes, "rewritten in place, same size");
-    else
-      snprintf(sizes, sizeof sizes, "%.0f bytes when the upload began, %.0f now", (double)t->source.size0,
-               (double)t->source.size_now);
-    lua_pushfstring(L, "cannot upload %s: the file changed while it was sent (%s)", t->source.path, sizes);
-    oft_error_push(L, "io", lua_tostring(L, -1), -1, c->auth.secret);
-    lua_remove(L, -2);
-    lua_pushstring(L, t->source.path);
-    lua_setfield(L, -2, "path");
-    lua_pushstring(L, "the file changed while it was sent");
-    lua_setfield(L, -2, "os_error");
-  } else if (t->source.read_errno != 0) {
-    oft_error_push_local(L, "read", t->source.path != NULL ? t->source.path : "the upload",
-                         t->source.read_errno, c->auth.secret);
+  } else if (t->source.changed || t->source.read_errno != 0) {
+    oft_source_push_failure(L, &t->source, c->auth.secret);
   } else if (t->oom) {
     oft_error_push(L, "io", "out of memory while receiving the response", (int)rc, NULL);
   } else {

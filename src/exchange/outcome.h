@@ -21,6 +21,7 @@
 #define OFT_OUTCOME_H
 
 #include "compat.h"
+#include "file_source.h"
 #include "response.h"
 #include "timer.h"
 
@@ -63,6 +64,14 @@ void oft_progress_push_failure(lua_State *L, int raised, const char *secret);
  * connection died before any answer: every send is an attempt the retry
  * policy counts and decides on (lua/openai/finetunes/call/retry.lua). */
 void oft_resend_push_failure(lua_State *L);
+
+/* Why the file at `path` cannot be an upload part (file_source.h): io with the
+ * path and the OS message, or invalid_request. */
+void oft_source_push_refusal(lua_State *L, const char *path, const oft_source_refusal *why, const char *secret);
+
+/* The io err of an upload part that failed while sent (s->changed or s->read_errno):
+ * "cannot upload <path>: the file changed while it was sent (...)", with path and os_error. */
+void oft_source_push_failure(lua_State *L, const oft_source *s, const char *secret);
 
 /* A byte count: an integer where Lua has them (exact to 2^53 bytes before 5.3). */
 void oft_push_count(lua_State *L, double n);

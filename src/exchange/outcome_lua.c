@@ -1,4 +1,5 @@
 /* outcome_lua.c: what the end of an exchange becomes as a Lua value (see outcome.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "outcome.h"
@@ -152,4 +153,31 @@ void oft_progress_push_failure(lua_State *L, int raised, const char *secret) {
 void oft_resend_push_failure(lua_State *L) {
   oft_error_push(L, "io", "the connection closed before any answer (a reused keep-alive connection had died); "
                  "not sent again behind the retry policy", -1, NULL);
+}
+
+void oft_source_push_refusal(lua_State *L, const char *path, const oft_source_refusal *why, const char *secret) {
+  if (why->verb != NULL) oft_error_push_local(L, why->verb, path, why->os_errno, secret);
+  else oft_error_push(L, "invalid_request", why->message, -1, secret);
+}
+
+void oft_source_push_failure(lua_State *L, const oft_source *s, const char *secret) {
+  const char *path = s->path != NULL ? s->path : "the upload";
+  if (!s->changed) {
+    oft_error_push_local(L, "read", path, s->read_errno, secret);
+    return;
+  }
+  if (s->size_now == s->size0) {
+    lua_pushfstring(L, "cannot upload %s: the file changed while it was sent (rewritten in place, same size)", path);
+  } else {
+    char sizes[96];
+    snprintf(sizes, sizeof sizes, "%.0f bytes when the upload began, %.0f now", (double)s->size0,
+             (double)s->size_now);
+    lua_pushfstring(L, "cannot upload %s: the file changed while it was sent (%s)", path, sizes);
+  }
+  oft_error_push(L, "io", lua_tostring(L, -1), -1, secret);
+  lua_remove(L, -2);
+  lua_pushstring(L, path);
+  lua_setfield(L, -2, "path");
+  lua_pushstring(L, "the file changed while it was sent");
+  lua_setfield(L, -2, "os_error");
 }

@@ -44,7 +44,7 @@ local CALLER_KINDS = { invalid_request = true, aborted = true, closed = true, cr
 
 -- A failure on this machine (a download's directory missing, a full disk, an
 -- unreadable upload): the transport names the file in `err.path`
--- (transport/local_error.lua, src/exchange/outcome.h). Sending again cannot cure it and
+-- (oft_error_push_local, src/exchange/outcome.h). Sending again cannot cure it and
 -- it says nothing about the service: never retried, never a breaker failure.
 local function is_local(err)
   return err.path ~= nil

@@ -8,14 +8,18 @@
 --
 -- The Content-Length is known before the first byte is sent: the file is
 -- measured, never loaded, and streamed in 64 KB reads. (Those reads are
--- blocking disk I/O even inside nginx; each is short and bounded.)
+-- blocking disk I/O even inside nginx; each is short and bounded.) The file
+-- part is read by the C reader the curl transport hands libcurl
+-- (src/exchange/file_source.h, as codec.upload_part): the same checks before
+-- sending (missing, not a regular file, shorter than its slice) and the same
+-- failure when the file changes while it is sent.
 --
 --   local body, err = multipart.new(req.multipart)     -- err: { kind = "io", message }
 --   body.content_type, body.length
 --   local next_chunk = body:source()   -- next_chunk() -> string | nil (end) | nil, err
---   body:close()                       -- idempotent; closes a file left open mid-stream
+--   body:close()                       -- idempotent; closes the file part (also when collected)
 
-local type, tostring, pairs, ipairs, rawget, setmetatable = type, tostring, pairs, ipairs, rawget, setmetatable
+local type, tostring, pairs, ipairs, error, setmetatable = type, tostring, pairs, ipairs, error, setmetatable
 local open, format, gsub, concat, sort = io.open, string.format, string.gsub, table.concat, table.sort
 local random, floor = math.random, math.floor
 
@@ -30,20 +34,7 @@ local function quote(s)
   return '"' .. gsub(s, '["\r\n]', ESCAPES) .. '"'
 end
 
-local local_error = require("openai.finetunes.transport.local_error")
--- size and mtime by stat(2): a file rewritten in place (same size) changed too
-local file_stamp = require("openai.finetunes.codec").file_stamp
-
--- The file of an upload changed while it was sent: a local failure (never retried).
-local function changed(part, how)
-  local e = local_error("upload", part.path, "the file changed while it was sent (" .. how .. ")")
-  e.message = "cannot upload " .. part.path .. ": the file changed while it was sent (" .. how .. ")"
-  return e
-end
-
-local function io_error(message)
-  return nil, { kind = "io", message = message }
-end
+local upload_part = require("openai.finetunes.codec").upload_part
 
 --- random_hex(n): 2n random hex digits, from /dev/urandom when there is one
 -- (LuaJIT's math.random starts from the same seed in every nginx worker).
@@ -72,37 +63,6 @@ local function field_value(name, v)
   end
   if t == "boolean" then return tostring(v) end
   error("bad multipart field '" .. tostring(name) .. "' (string expected, got " .. t .. ")", 3)
-end
-
-local function refused(message)
-  return nil, { kind = "invalid_request", message = message }
-end
-
--- Size of the file slice to send; the file is opened only to measure it. The
--- kinds are the C core's (src/core/mime.c): a file that cannot be read is io, a slice
--- that is not inside a regular file is invalid_request.
-local function measure(file)
-  local slice = file.offset ~= nil or file.length ~= nil
-  local f, err = open(file.path, "rb")
-  if not f then return nil, local_error("open", file.path, err) end
-  local probe, perr = f:read(0) -- a directory opens, and fails here
-  if probe == nil and perr then
-    f:close()
-    if slice then return refused("a multipart slice needs a regular file") end
-    return nil, local_error("upload", file.path, perr)
-  end
-  local size, serr = f:seek("end")
-  f:close()
-  file.measured = size
-  file.stamp = select(2, file_stamp(file.path))
-  if not size then return io_error("cannot measure upload file " .. file.path .. ": " .. tostring(serr)) end
-  local offset = file.offset or 0
-  local length = file.length or (offset <= size and size - offset or 0)
-  if offset < 0 or length < 0 or offset > size or length > size - offset then
-    return refused(format("multipart slice [%.0f, %.0f) lies beyond the end of the file (%.0f bytes)", offset,
-      offset + length, size))
-  end
-  return length
 end
 
 --- new(spec [, boundary]) -> body | nil, err
@@ -140,12 +100,12 @@ function M.new(spec, boundary)
       if type(file.data) ~= "string" then error("bad multipart file data (string expected)", 2) end
       parts[#parts + 1] = file.data
     elseif type(file.path) == "string" then
-      local length, err = measure(file)
-      if not length then return nil, err end
-      file_length = length
-      parts[#parts + 1] = { path = file.path, offset = file.offset or 0, length = length, size = file.measured,
-        stamp = file.stamp }
-      file.measured, file.stamp = nil, nil
+      -- opened now, so a file that cannot be sent fails before anything is
+      -- (and the Content-Length is known); read from its first byte by each source()
+      local part, err = upload_part(file.path, file.offset, file.length)
+      if not part then return nil, err end
+      file_length = part:length()
+      parts[#parts + 1] = { part = part, length = file_length }
     else
       error("bad multipart file (path or data expected)", 2)
     end
@@ -167,39 +127,19 @@ function M.new(spec, boundary)
 end
 
 --- source() -> next_chunk: each call returns the next string, nil at the end,
--- or nil, err if the file cannot be read (or shrank while being sent).
+-- or nil, err if the file cannot be read (or changed while being sent).
 -- Every call of source() starts again from the first byte (a retry resends).
 function Body:source()
-  self:close()
   local parts, i = self.parts, 0
-  local f, left, current
+  local part
   local chunk_size = M.CHUNK_SIZE
-  local this = self
   return function()
     while true do
-      if f then
-        if left == 0 then
-          -- exactly the declared bytes went out; a file that grew meanwhile fails too
-          local now = f:seek("end")
-          f:close()
-          f, this.file = nil, nil
-          if current.size and now ~= current.size then
-            return nil, changed(current, format("%.0f bytes when the upload began, %.0f now", current.size, now or -1))
-          end
-          if current.stamp and select(2, file_stamp(current.path)) ~= current.stamp then
-            return nil, changed(current, "rewritten in place, same size")
-          end
-        else
-          local want = left < chunk_size and left or chunk_size
-          local data = f:read(want)
-          if not data or #data == 0 then
-            f:close()
-            f, this.file = nil, nil
-            return nil, changed(current, format("it ended %.0f bytes early", left))
-          end
-          left = left - #data
-          return data
-        end
+      if part then
+        local data, err = part:read(chunk_size)
+        if data then return data end
+        part = nil
+        if err then return nil, err end
       end
       i = i + 1
       local p = parts[i]
@@ -207,30 +147,19 @@ function Body:source()
       if type(p) == "string" then
         if p ~= "" then return p end
       else
-        local err
-        current = p
-        f, err = open(p.path, "rb")
-        if not f then return nil, local_error("open", p.path, err) end
-        this.file = f
-        if p.offset > 0 then
-          local ok, serr = f:seek("set", p.offset)
-          if not ok then
-            f:close()
-            f, this.file = nil, nil
-            return io_error("cannot seek in upload file: " .. tostring(serr))
-          end
-        end
-        left = p.length
+        local ok, err = p.part:rewind()
+        if not ok then return nil, err end
+        part = p.part
       end
     end
   end
 end
 
+--- Lets go of the file part's file; idempotent. A later source() opens it again
+-- (and fails if it is no longer the file that was measured).
 function Body:close()
-  local f = rawget(self, "file")
-  if f then
-    self.file = nil
-    f:close()
+  for _, p in ipairs(self.parts) do
+    if type(p) == "table" then p.part:close() end
   end
 end
 
