@@ -97,6 +97,7 @@ build = {
           "src/codec/jsonl_stream.c",
           "src/codec/jsonl_validate.c",
           "src/codec/md5.c",
+          "src/codec/request_lua.c",
           "src/codec/sha256.c",
           "src/codec/upload_part_lua.c",
           "src/codec/url.c",

@@ -32,6 +32,7 @@ int luaopen_openai_finetunes_codec(lua_State *L) {
   oft_hmac_open(L);
   oft_base64_open(L);
   oft_exchange_open(L);
+  oft_request_open(L);
   oft_credential_open(L);
   oft_upload_part_open(L);
   return 1;

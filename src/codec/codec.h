@@ -22,6 +22,7 @@ void oft_hmac_open(lua_State *L);   /* hmac_lua.c: hmac_sha256 (RFC 2104), equal
 void oft_base64_open(lua_State *L); /* base64_lua.c: base64_encode, base64_decode (RFC 4648) */
 void oft_upload_part_open(lua_State *L); /* upload_part_lua.c: upload_part (src/exchange/file_source.h) */
 void oft_credential_open(lua_State *L); /* credential_lua.c: credential (src/exchange/credential.h) */
+void oft_request_open(lua_State *L); /* request_lua.c: url_refusal, header_problem, ... (src/exchange/request.h) */
 void oft_exchange_open(lua_State *L); /* exchange_lua.c: response, timer, ... (src/exchange/: the per-request rules) */
 
 #endif /* OFT_CODEC_H */

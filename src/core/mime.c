@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "exchange/request.h"
 #include "errors.h"
 #include "mime.h"
 #include "transfer.h"
@@ -34,13 +35,6 @@ static int seek_part(void *arg, curl_off_t offset, int origin) {
   return CURL_SEEKFUNC_OK;
 }
 
-/* Bytes a Content-Disposition / Content-Type line cannot carry faithfully. */
-static int framable(const char *s, size_t n, int allow_quote) {
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0' || (!allow_quote && s[i] == '"')) return 0;
-  return 1;
-}
 
 static int compare_fields(const void *a, const void *b) {
   const field *x = (const field *)a, *y = (const field *)b;
@@ -134,8 +128,8 @@ static int add_file_part(lua_State *L, oft_transfer *t, int file, int arg) {
   if (name == NULL) name = "file";
   if (type == NULL) type = "application/octet-stream";
   if (filename == NULL) filename = path != NULL ? base_name(path) : "upload";
-  if (!framable(name, strlen(name), 0) || !framable(filename, strlen(filename), 0) ||
-      !framable(type, strlen(type), 1))
+  if (!oft_request_framable(name, strlen(name), 0) || !oft_request_framable(filename, strlen(filename), 0) ||
+      !oft_request_framable(type, strlen(type), 1))
     return fail(L, t, "invalid_request",
                 "multipart file field, filename or content type contains CR, LF or a quote");
 
@@ -176,7 +170,7 @@ int oft_mime_prepare(lua_State *L, oft_transfer *t, int mp, int arg) {
   if (fields != 0) n = read_fields(L, fields, arg, &f);
   file = oft_arg_table(L, mp, "file", arg, WHERE);
   for (i = 0; i < n; i++)
-    if (!framable(f[i].name, f[i].name_len, 0))
+    if (!oft_request_framable(f[i].name, f[i].name_len, 0))
       return fail(L, t, "invalid_request", "multipart field name contains CR, LF, NUL or a quote");
 
   t->mime = curl_mime_init(t->easy);

@@ -14,6 +14,7 @@
 #include "compat.h"
 #include "errors.h"
 #include "exchange/headers.h"
+#include "exchange/request.h"
 #include "transfer.h"
 
 #define USER_AGENT "openai-finetunes-lua/" OFT_VERSION
@@ -26,8 +27,6 @@ static int fail(lua_State *L, oft_transfer *t, const char *kind, const char *mes
   return 0;
 }
 
-/* fail() with a message built by lua_pushfstring (left below the err table, harmless). */
-#define FAILF(L, t, kind, ...) fail((L), (t), (kind), lua_pushfstring((L), __VA_ARGS__))
 
 /* ---- libcurl callbacks (no Lua API call here may raise: never unwind through libcurl) ---- */
 
@@ -184,16 +183,14 @@ oft_transfer *oft_transfer_stage(lua_State *L, oft_client *c) {
   return t;
 }
 
-/* Only absolute http(s) URLs libcurl can parse, with no bytes that could split a request line. */
+/* The URL rule (src/exchange/request.h), then what libcurl can parse as one. */
 static int check_url(lua_State *L, oft_transfer *t, const char *url, size_t len) {
   CURLU *u;
   CURLUcode uc;
   char *scheme = NULL;
   int ok;
-  size_t i;
-  for (i = 0; i < len; i++)
-    if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] == 0x7f)
-      return fail(L, t, "invalid_request", "url contains a space or a control character");
+  const char *why = oft_request_url_refusal(url, len);
+  if (why != NULL) return fail(L, t, "invalid_request", why);
   u = curl_url();
   if (u == NULL) oft_memory_error(L);
   uc = curl_url_set(u, CURLUPART_URL, url, 0);
@@ -213,11 +210,10 @@ static void append_header(lua_State *L, oft_transfer *t, const char *line) {
 
 /*
  * The header list: our credential line first (when the client has one), then
- * req.headers. Which headers a call may set is the exchange's rule
- * (lua/openai/finetunes/transport/exchange.lua, run before the core); here only
- * the guard every wire writer keeps: names are tokens, values carry no CR/LF/NUL,
- * then "Expect:" so libcurl never waits for a 100-continue, and "Content-Type:"
- * for a request without a body (SDK parity: a body-less POST has none).
+ * req.headers, each held to the rule of src/exchange/request.h (the one the Lua
+ * exchange applies), then "Expect:" so libcurl never waits for a 100-continue,
+ * and "Content-Type:" for a request without a body (SDK parity: a body-less
+ * POST has none).
  */
 static int build_headers(lua_State *L, oft_transfer *t, int headers, int arg, int multipart, int no_body) {
   int has_expect = 0, has_content_type = 0;
@@ -228,8 +224,9 @@ static int build_headers(lua_State *L, oft_transfer *t, int headers, int arg, in
   if (headers != 0) {
     lua_pushnil(L);
     while (lua_next(L, headers) != 0) {
-      const char *name, *value;
+      const char *name, *value, *problem;
       size_t nlen, vlen;
+      char why[160];
       if (lua_type(L, -2) != LUA_TSTRING)
         oft_arg_fail(L, arg, "req.", "headers", "keys must be strings");
       if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
@@ -237,13 +234,10 @@ static int build_headers(lua_State *L, oft_transfer *t, int headers, int arg, in
       lua_pushvalue(L, -1); /* tostring a copy, never the table's value */
       name = lua_tolstring(L, -3, &nlen);
       value = lua_tolstring(L, -1, &vlen);
-      if (!oft_header_is_token(name, nlen)) {
+      problem = oft_request_header_problem(name, nlen, value, vlen, t->client->auth.name, why, sizeof why);
+      if (problem != NULL) {
         lua_pop(L, 3);
-        return fail(L, t, "invalid_request", "a header name is not a valid token (CR, LF, NUL, space or ':')");
-      }
-      if (strlen(value) != vlen || strpbrk(value, "\r\n") != NULL) {
-        lua_pop(L, 3); /* the name stays alive as a key of the table */
-        return FAILF(L, t, "invalid_request", "header %s: value contains CR, LF or NUL", name);
+        return fail(L, t, "invalid_request", problem);
       }
       if (oft_header_name_is(name, nlen, "expect")) has_expect = 1;
       if (oft_header_name_is(name, nlen, "content-type")) has_content_type = 1;

@@ -44,26 +44,17 @@ local M = {}
 
 M.DEFAULT_MAX_RESPONSE = codec.default_max_response_bytes -- held in memory per answer (src/exchange/response.h)
 
--- RFC 9110 token: methods, header names, the credential's header and scheme.
-local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"
-M.TOKEN = TOKEN
-
--- Fields the transport writes itself: framing and the connection are the
--- adapter's (libcurl's, or ours over cosockets), and a per-call value would
--- either be ignored by one transport or break the framing of the other.
-local OWN_FIELDS = {
-  host = true, connection = true, ["content-length"] = true, ["transfer-encoding"] = true,
-  ["proxy-authorization"] = true,
-}
+-- What a request may carry (src/exchange/request.h): the functions the curl
+-- transport's C core applies too.
+local is_token, header_problem, framable = codec.is_token, codec.header_problem, codec.framable
 
 --- header_refusal(name, auth_name) -> nil | why: may a call set this header?
--- auth_name is the lower-cased credential header ("authorization", "api-key").
-function M.header_refusal(name, auth_name)
-  local l = lower(name)
-  if l == "authorization" or l == auth_name then return "the transport adds the credential itself" end
-  if OWN_FIELDS[l] then return "the transport writes it itself (message framing and the connection)" end
-  return nil
-end
+-- auth_name is the credential's header ("authorization", "api-key").
+M.header_refusal = codec.header_refusal
+
+--- url_refusal(url) -> nil | why: may a request go to this URL? (config.lua asks
+-- it of base_url at ft.new, so a bad one is misuse there rather than on every call.)
+M.url_refusal = codec.url_refusal
 
 local function refused(message)
   return { kind = "invalid_request", message = message }
@@ -71,13 +62,6 @@ end
 
 local function misuse(what)
   error("bad argument #1 to 'request' (" .. what .. ")", 4)
-end
-
--- Bytes a Content-Disposition quoted string cannot carry faithfully (libcurl and
--- multipart.lua would have to escape them, and servers decode the escapes differently).
-local function unframable(s, quote_ok)
-  if quote_ok then return find(s, "[%z\r\n]") ~= nil end
-  return find(s, '[%z\r\n"]') ~= nil
 end
 
 -- A name -> value table of what goes into the message (headers, form fields):
@@ -97,7 +81,7 @@ end
 local function check_multipart(mp)
   if type(mp) ~= "table" then misuse("req.multipart must be a table") end
   for name in pairs(lines_of(mp.fields, "req.multipart.fields")) do
-    if unframable(name) then return refused("multipart field name contains CR, LF, NUL or a quote") end
+    if not framable(name) then return refused("multipart field name contains CR, LF, NUL or a quote") end
   end
   local file = mp.file
   if file ~= nil then
@@ -108,50 +92,10 @@ local function check_multipart(mp)
     end
     if (file.path == nil) == (file.data == nil) then misuse("req.multipart.file needs exactly one of path and data") end
     local filename = file.filename or (file.path and match(file.path, "([^/]*)$"))
-    if unframable(file.field or "") or unframable(filename or "")
-      or unframable(file.content_type or "", true) then
+    if not (framable(file.field or "") and framable(filename or "") and framable(file.content_type or "", true)) then
       return refused("multipart file field, filename or content type contains CR, LF or a quote")
     end
   end
-  return nil
-end
-
--- check() runs on every call of the curl transport, the bench's hot path: the
--- names and values that recur on every call (methods, User-Agent, Accept, ...)
--- are checked once each, the first MEMO distinct ones remembered.
-local MEMO = 256
-local token_memo, value_memo, tokens, values = {}, {}, 0, 0
-
--- The lower-cased name when it is a token, else false.
-local function token(name)
-  local l = token_memo[name]
-  if l == nil then
-    l = find(name, TOKEN) ~= nil and lower(name)
-    if tokens < MEMO then tokens, token_memo[name] = tokens + 1, l end
-  end
-  return l
-end
-
-local function value_ok(value)
-  local ok = value_memo[value]
-  if ok == nil then
-    ok = find(value, "[%z\r\n]") == nil
-    if values < MEMO then values, value_memo[value] = values + 1, ok end
-  end
-  return ok
-end
-
---- url_refusal(url) -> nil | why: may a request go to this URL? (config.lua asks
--- it of base_url at ft.new, so a bad one is misuse there rather than on every call.)
-function M.url_refusal(url)
-  -- space, control bytes and DEL (bytes >= 128 pass, as libcurl takes them)
-  if find(url, "[^!-~\128-\255]") then return "url contains a space or a control character" end
-  local scheme, authority = match(url, "^(%a[%w+.-]*)://([^/?#]*)")
-  scheme = scheme and lower(scheme)
-  if scheme ~= "http" and scheme ~= "https" then return "url must be an absolute http:// or https:// URL" end
-  -- credentials never travel in URLs here (they would end up in logs and messages;
-  -- the credential has its own header, proxy credentials their own options)
-  if find(authority, "@", 1, true) then return "url must not carry credentials (user:password@)" end
   return nil
 end
 
@@ -160,7 +104,7 @@ end
 function M.check(req, auth_name)
   if type(req) ~= "table" then misuse("table expected, got " .. type(req)) end
   local method = req.method
-  if method ~= nil and (type(method) ~= "string" or not token(method)) then
+  if method ~= nil and (type(method) ~= "string" or not is_token(method)) then
     misuse("req.method must be an HTTP method token")
   end
   local url = req.url
@@ -174,14 +118,8 @@ function M.check(req, auth_name)
       if type(name) ~= "string" then misuse("req.headers keys must be strings") end
       local vt = type(value)
       if vt ~= "string" and vt ~= "number" then misuse("req.headers." .. name .. " must be a string or a number") end
-      local l = token(name)
-      if not l then return refused("a header name is not a valid token (CR, LF, NUL, space or ':')") end
-      if vt == "string" and not value_ok(value) then
-        return refused("header " .. name .. ": value contains CR, LF or NUL")
-      end
-      if l == "authorization" or l == auth_name or OWN_FIELDS[l] then
-        return refused(format("headers must not set %s: %s", name, M.header_refusal(name, auth_name)))
-      end
+      local problem = header_problem(name, value, auth_name)
+      if problem then return refused(problem) end
     end
   end
   local body = req.body
