@@ -492,6 +492,25 @@ M.cases[#M.cases + 1] = {
 }
 
 M.cases[#M.cases + 1] = {
+  name = "a body-less POST says Content-Length: 0, a body-less GET or DELETE says none",
+  run = function(env)
+    local t = env.transport()
+    local out = {}
+    for _, method in ipairs({ "POST", "GET", "DELETE" }) do
+      local res = t:request({ method = method, url = env.fake .. "/fine_tuning/jobs/ftjob-none/cancel" })
+      out[#out + 1] = res and res.status
+    end
+    return out
+  end,
+  check = function(out, assert, seen)
+    assert.are.equal(3, #out)
+    local lengths = {}
+    for _, r in ipairs(seen) do lengths[#lengths + 1] = r.method .. " " .. tostring(r.headers["content-length"]) end
+    assert.are.same({ "POST 0", "GET nil", "DELETE nil" }, lengths)
+  end,
+}
+
+M.cases[#M.cases + 1] = {
   name = "retries count alike in a batch (start/poll), with the same kind, status and attempts",
   run = function(env)
     local client = env.client({ max_retries = 2, retry = { base_delay = 0.01, max_delay = 0.02 } })

@@ -8,6 +8,7 @@
  *   codec.header_problem(name, value, auth_name) -> nil | message   the whole rule for one line
  *   codec.framable(s, quote_ok) -> boolean                   a multipart name, filename, type
  *   codec.is_token(s) -> boolean                             an RFC 9110 token (a method)
+ *   codec.declares_empty_body(method) -> boolean             "Content-Length: 0" without a body?
  */
 #include "codec.h"
 #include "exchange/headers.h"
@@ -54,10 +55,15 @@ static int is_token(lua_State *L) {
   return 1;
 }
 
+static int declares_empty_body(lua_State *L) {
+  lua_pushboolean(L, oft_request_declares_empty_body(luaL_checkstring(L, 1)));
+  return 1;
+}
+
 void oft_request_open(lua_State *L) {
   static const luaL_Reg functions[] = {{"url_refusal", url_refusal}, {"header_refusal", header_refusal},
                                        {"header_problem", header_problem}, {"framable", framable},
-                                       {"is_token", is_token},
+                                       {"is_token", is_token}, {"declares_empty_body", declares_empty_body},
                                        {NULL, NULL}};
   luaL_setfuncs(L, functions, 0);
 }

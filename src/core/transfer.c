@@ -257,12 +257,11 @@ static int build_headers(lua_State *L, oft_transfer *t, int headers, int arg, in
   return 1;
 }
 
-/* The body-less methods are GET and HEAD; POST/PUT/PATCH without a body send an empty one. */
+/* POST/PUT/PATCH without a body send an empty one (src/exchange/request.h); other
+ * methods without a body go as a GET does, under their own name. */
 static void set_method(oft_transfer *t, const char *method, int has_body) {
   CURL *e = t->easy;
-  int bodyless_method = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
-                        strcmp(method, "DELETE") == 0 || strcmp(method, "OPTIONS") == 0;
-  if (!has_body && !bodyless_method) { /* e.g. POST /cancel: Content-Length: 0 */
+  if (!has_body && oft_request_declares_empty_body(method)) { /* e.g. POST /cancel: Content-Length: 0 */
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
     has_body = 1;

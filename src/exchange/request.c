@@ -52,6 +52,10 @@ const char *oft_request_header_problem(const char *name, size_t nlen, const char
   return buf;
 }
 
+int oft_request_declares_empty_body(const char *method) {
+  return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+}
+
 int oft_request_framable(const char *s, size_t n, int quote_ok) {
   size_t i;
   for (i = 0; i < n; i++)

@@ -26,6 +26,10 @@ const char *oft_request_header_refusal(const char *name, size_t len, const char 
 const char *oft_request_header_problem(const char *name, size_t nlen, const char *value, size_t vlen,
                                        const char *auth_name, char *buf, size_t n);
 
+/* Does a request with this method and no body still say "Content-Length: 0"?
+ * POST, PUT and PATCH do (a body-less POST /cancel); other methods send none. */
+int oft_request_declares_empty_body(const char *method);
+
 /* Can a multipart name, filename (quote_ok = 0) or content type (quote_ok = 1)
  * be framed faithfully: no CR, LF, NUL (or '"')? */
 int oft_request_framable(const char *s, size_t n, int quote_ok);

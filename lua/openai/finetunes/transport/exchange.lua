@@ -202,8 +202,8 @@ function M.new(req, opts)
   local head = { method, " ", target, " HTTP/1.1\r\nHost: ", u.authority, "\r\n" }
   for _, l in ipairs(lines) do head[#head + 1] = l end
   for _, l in ipairs(opts.lines or {}) do head[#head + 1] = l end
-  -- a POST without a body still says it has none (what libcurl sends)
-  if body_length > 0 or method == "POST" or method == "PUT" or method == "PATCH" then
+  -- a POST without a body still says it has none (src/exchange/request.h)
+  if body_length > 0 or codec.declares_empty_body(method) then
     head[#head + 1] = format("Content-Length: %.0f\r\n", body_length)
   end
   head[#head + 1] = "\r\n"

@@ -91,27 +91,18 @@ local function arm(sock, x, resumable)
   return true
 end
 
--- The CONNECT tunnel of an https target through the proxy.
+-- The CONNECT tunnel of an https target through the proxy (its rules: proxy.tunnel).
 local function tunnel(sock, c)
-  local target = c.u.host .. ":" .. c.u.port
-  local head = { "CONNECT ", target, " HTTP/1.1\r\nHost: ", target, "\r\n", c.proxy_line or "", "\r\n" }
-  local _, serr = sock:send(head)
+  local t = proxy_rules.tunnel(c.u, c.proxy)
+  local _, serr = sock:send(t.head)
   if serr then return nil, kind_of(serr, "proxy"), "sending CONNECT to the proxy failed: " .. serr end
-  local reader = http1.new({ method = "CONNECT" })
   while true do
-    local ev, val = reader:next()
-    if ev == "head" and (val.status < 200 or val.status >= 300) then
-      return nil, "proxy", format("proxy refused CONNECT %s: %d %s", target, val.status, val.reason or "")
-    elseif ev == "done" then
-      return true
-    elseif ev == nil and val then
-      return nil, "proxy", "bad answer from the proxy to CONNECT: " .. val
-    elseif ev == nil then
-      local data, rerr = sock:receiveany(READ_SIZE)
-      if data then reader:feed(data) elseif rerr == "closed" then reader:feed_eof() else
-        return nil, kind_of(rerr, "proxy"), "reading the proxy's CONNECT answer failed: " .. rerr
-      end
+    local data, rerr = sock:receiveany(READ_SIZE)
+    if not data and rerr ~= "closed" then
+      return nil, kind_of(rerr, "proxy"), "reading the proxy's CONNECT answer failed: " .. rerr
     end
+    local ok, kind, msg = t:received(data)
+    if ok ~= "more" then return ok, kind, msg end
   end
 end
 
@@ -252,10 +243,8 @@ function M.new(opts)
   end
   local proxy = proxy_rules.parse(opts.proxy)
   if proxy then
-    local auth = proxy.username and ("Basic " .. ngx.encode_base64(proxy.username .. ":" .. proxy.password))
-    proxy.line = auth and ("Proxy-Authorization: " .. auth .. "\r\n")
     -- the pool key names the proxy and whose credentials opened the tunnel, never the secret itself
-    proxy.key = proxy.host .. ":" .. proxy.port .. (auth and ("#" .. ngx.md5(auth)) or "")
+    proxy.key = proxy.host .. ":" .. proxy.port .. (proxy.line and ("#" .. ngx.md5(proxy.line)) or "")
   end
   local self = setmetatable({
     limits = {
@@ -295,7 +284,7 @@ function M.new(opts)
     if not x then return nil, err end
     local server_name = this.server_name or gsub(gsub(u.host, "^%[", ""), "%]$", "")
     return x, {
-      u = u, proxy = p, proxy_line = p and p.line, server_name = server_name,
+      u = u, proxy = p, server_name = server_name,
       pool_key = format("oft|%s|%s|%d|%s|%s|%s", u.scheme, u.host, u.port, tostring(this.verify),
         u.scheme == "https" and server_name or "", p and p.key or ""),
     }

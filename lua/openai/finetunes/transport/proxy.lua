@@ -1,16 +1,20 @@
 -- openai.finetunes.transport.proxy: the `proxy` option read once, for an adapter
 -- that opens its own connections (libcurl reads the same option in C).
 --
---   proxy.parse(opts.proxy, fname) -> nil | { host, port, username, password, no_proxy }
+--   proxy.parse(opts.proxy, fname) -> nil | { host, port, username, password, no_proxy,
+--                                             line = "Proxy-Authorization: Basic ...\r\n" | nil }
 --   proxy.bypass(host, no_proxy)   -> true when the host is reached directly
+--   proxy.tunnel(u, p) -> t        the CONNECT tunnel to an https target: t.head to send,
+--                                  t:received(bytes | nil) -> "more" | true | nil, kind, message
 --
 -- Only http:// proxies: a plain request goes in absolute form, an https target
--- through a CONNECT tunnel. No I/O here.
+-- through a CONNECT tunnel. No I/O here: the adapter moves the bytes.
 local http1 = require("openai.finetunes.transport.http1")
+local base64_encode = require("openai.finetunes.codec").base64_encode
 
 local type, tonumber, error = type, tonumber, error
-local find, gsub, lower, match, sub, char = string.find, string.gsub, string.lower, string.match, string.sub,
-  string.char
+local find, format, gsub, lower, match, sub, char = string.find, string.format, string.gsub, string.lower,
+  string.match, string.sub, string.char
 
 local M = {}
 
@@ -40,7 +44,37 @@ function M.parse(p)
     username, password = percent_decode(username), percent_decode(password)
   end
   if username == "" then username = nil end
-  return { host = u.host, port = u.port, username = username, password = password or "", no_proxy = p.no_proxy }
+  password = password or ""
+  -- RFC 7617 Basic credentials, as libcurl sends them for CURLOPT_PROXYUSERNAME/PASSWORD
+  local line = username and ("Proxy-Authorization: Basic " .. base64_encode(username .. ":" .. password) .. "\r\n")
+  return { host = u.host, port = u.port, username = username, password = password, no_proxy = p.no_proxy,
+    line = line }
+end
+
+--- tunnel(u, p) -> t: the CONNECT request for target u (http1.split_url) through
+-- proxy p (parse), and what its answer means: a 2xx opens the tunnel, anything
+-- else is kind "proxy" naming the target.
+function M.tunnel(u, p)
+  local target = u.host .. ":" .. u.port
+  local reader = http1.new({ method = "CONNECT" })
+  return {
+    head = { "CONNECT ", target, " HTTP/1.1\r\nHost: ", target, "\r\n", p.line or "", "\r\n" },
+    received = function(_, data)
+      if data then reader:feed(data) else reader:feed_eof() end
+      while true do
+        local ev, val = reader:next()
+        if ev == "head" and (val.status < 200 or val.status >= 300) then
+          return nil, "proxy", format("proxy refused CONNECT %s: %d %s", target, val.status, val.reason or "")
+        elseif ev == "done" then
+          return true
+        elseif ev == nil and val then
+          return nil, "proxy", "bad answer from the proxy to CONNECT: " .. val
+        elseif ev == nil then
+          return "more"
+        end
+      end
+    end,
+  }
 end
 
 --- display(url) -> the proxy's URL without its credentials, for messages:
