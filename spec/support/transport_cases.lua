@@ -402,6 +402,7 @@ M.cases = {
     end,
     check = function(out, assert)
       assert.are.equal("timeout", out.err.kind)
+      assert.matches("the total timeout of 0.4 s expired", out.err.message, 1, true) -- src/exchange/timer.c
       assert.is_true(out.total >= 0.35 and out.total < 1.5, "total " .. out.total)
       assert.are.equal("timeout", out.idle_err.kind)
       assert.matches("idle_timeout", out.idle_err.message, 1, true)

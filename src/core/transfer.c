@@ -372,7 +372,7 @@ int oft_transfer_prepare(lua_State *L, oft_transfer *t, int req, int arg) {
     t->error_ref = luaL_ref(L, c->refs);
   }
   /* the clock starts now: connecting counts as idle */
-  oft_timer_start(&t->timer, oft_now(), 0 /* the total is libcurl's */, lim.idle_timeout_s);
+  oft_timer_start(&t->timer, oft_now(), (double)lim.timeout_ms / 1000.0, lim.idle_timeout_s);
   curl_easy_setopt(t->easy, CURLOPT_URL, url);
   apply_client(t, &lim);
   /* Wait for a connection that may multiplex (HTTP/2) rather than open another,
@@ -391,6 +391,7 @@ int oft_transfer_prepare(lua_State *L, oft_transfer *t, int req, int arg) {
 void oft_transfer_finish(oft_transfer *t, CURLcode rc) {
   int ok = rc == CURLE_OK && !t->cancelled && !t->callback_raised && !t->callback_false && !t->idle_expired;
   t->state = OFT_DONE;
+  t->ended_at = oft_now();
   t->result = ok || rc != CURLE_OK ? rc : CURLE_ABORTED_BY_CALLBACK;
   /* libcurl picks one of disagreeing Content-Length values; the answer is invalid
    * (what transport/http1.lua says too), and a sink must not be renamed into place */
@@ -435,6 +436,12 @@ static void push_failure(lua_State *L, oft_transfer *t) {
     oft_source_push_failure(L, &t->source, c->auth.secret);
   } else if (t->oom) {
     oft_error_push(L, "io", "out of memory while receiving the response", (int)rc, NULL);
+  } else if (rc == CURLE_OPERATION_TIMEDOUT && t->timer.total_s > 0 &&
+             t->ended_at >= t->timer.deadline - 0.005) {
+    /* libcurl keeps the total (CURLOPT_TIMEOUT_MS); the words are the timer's, as on every transport
+     * (libcurl's connect timeout reports the same code, earlier: its own message stays) */
+    oft_timer_push_failure(L, &t->timer, OFT_BOUND_TOTAL, NULL);
+    set_curl_code(L, CURLE_OPERATION_TIMEDOUT);
   } else {
     const char *message = t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(rc);
     oft_error_push(L, oft_error_kind(rc, message), message, (int)rc, c->auth.secret);

@@ -34,7 +34,8 @@ struct oft_transfer {
   oft_source source;          /* multipart file slice or string (mime.c) */
   int body_ref, data_ref, progress_ref, error_ref; /* in the client's refs table */
   oft_response response;      /* where the body goes: memory or the sink (src/exchange/response.h) */
-  oft_timer timer;            /* the idle bound (src/exchange/timer.h); libcurl keeps the total */
+  oft_timer timer;            /* the bounds (src/exchange/timer.h): the idle one checked here, the
+                                 total kept by libcurl (CURLOPT_TIMEOUT_MS) and named by it */
   oft_bytes head;             /* the response header block */
   unsigned blocking : 1;      /* h:request waits on it: only it may release it */
   unsigned cancelled : 1;     /* h:cancel while libcurl ran: abort, report nothing */
@@ -44,6 +45,7 @@ struct oft_transfer {
   unsigned callback_false : 1;
   unsigned resend_refused : 1; /* libcurl wanted to send the request a second time */
   unsigned sends;             /* times libcurl was about to send the request */
+  double ended_at;            /* oft_now() when libcurl finished it */
   char errbuf[CURL_ERROR_SIZE];
 };
 
