@@ -181,14 +181,16 @@ local function prepare(st, row, ctx, ...)
   end
   local n = #params
   local validation = st.validation
-  local body, multipart, q, sink
+  local body, multipart, query, sink
   if row.query then
     n = n + 1
     ctx.argn = n
-    q = select(n, ...)
+    local q = select(n, ...)
     if q ~= nil then
       if type(q) ~= "table" then fail(format("query table expected, got %s", describe(q))) end
       if validation then validate_query(row, q) end
+      -- encoded here, so a value it cannot hold is misuse of this argument
+      query = query_string(with_default_query(st, q))
     end
   elseif row.body == "json" then
     n = n + 1
@@ -221,7 +223,7 @@ local function prepare(st, row, ctx, ...)
     end
   end
 
-  local query = q and query_string(with_default_query(st, q)) or st.default_query_string
+  query = query or st.default_query_string
   local url = st.base_url .. path
   if query and query ~= "" then url = url .. "?" .. query end
   return {
