@@ -17,6 +17,9 @@
 --   error_hints         API error code -> what to do about it (errors.lua keeps
 --                       it on the error as `hint`; tostring and the CLI show it)
 --   flags               the openai-ft flag of each option it names
+--   flag_help           the help of each flag only this provider has, in order:
+--                       { option, metavar, what [, note after its default] }; openai-ft
+--                       lists them with the others and passes each to ft.new
 --   resolve(r, opts, env, check)
 --                       fills in base_url, api_key, auth_header, auth_scheme,
 --                       token_provider, default_query; `env(option)` reads the
@@ -73,6 +76,10 @@ M.azure = {
   -- Azure OpenAI sends x-request-id too; its gateway's own errors only apim-request-id
   request_id_headers = { "x-request-id", "apim-request-id" },
   flags = { api_key = "--api-key", endpoint = "--endpoint", api_version = "--api-version" },
+  flag_help = {
+    { "endpoint", "URL", "Azure OpenAI resource, https://NAME.openai.azure.com" },
+    { "api_version", "V", "Azure's dated API, e.g. 2024-10-21", "none: the v1 API" },
+  },
 }
 
 -- In the order messages list them.

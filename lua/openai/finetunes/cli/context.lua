@@ -8,6 +8,7 @@
 -- `MODEL=$(openai-ft run ...)` see only the result. --quiet drops the status lines;
 -- progress bars are drawn only when stderr is a terminal (and not with --no-progress).
 local inert = require("openai.finetunes.errors").inert
+local args = require("openai.finetunes.cli.args")
 local unpack = rawget(table, "unpack") or rawget(_G, "unpack")
 
 local M = {}
@@ -80,11 +81,15 @@ function Context:client()
   if not self._client then
     local ft = require("openai.finetunes")
     local o = self.opts
-    local c, bad = ft.try_new {
+    local config = {
       api_key = o.api_key, base_url = o.base_url, timeout = o.timeout, max_retries = o.max_retries,
-      provider = o.provider, endpoint = o.endpoint, api_version = o.api_version,
-      user_agent = "openai-ft",
+      provider = o.provider, user_agent = "openai-ft",
     }
+    -- each provider's own flags (api/provider.lua flag_help) under the option they name
+    for _, p in ipairs(require("openai.finetunes.api.provider").LIST) do
+      for _, h in ipairs(p.flag_help or {}) do config[h[1]] = o[args.key_of(p.flags[h[1]])] end
+    end
+    local c, bad = ft.try_new(config)
     if not c then self:usage(M.configuration_message(bad, o.provider)) end
     self._client = c
   end

@@ -35,9 +35,10 @@ for i, p in ipairs(providers.LIST) do
     KEY_VARS[#KEY_VARS + 1] = "with --provider " .. p.name .. " $" .. p.env.api_key
   end
 end
-local DEFAULT_PROVIDER, AZURE = providers.NAMES[providers.DEFAULT], providers.azure
+local DEFAULT_PROVIDER = providers.NAMES[providers.DEFAULT]
 
--- Accepted before or after the command words.
+-- Accepted before or after the command words; the providers' own flags (their
+-- flag_help in api/provider.lua) follow --provider.
 M.GLOBAL_OPTIONS = {
   { "--api-key", "KEY", "API key (default $" .. DEFAULT_PROVIDER.env.api_key
     .. (#KEY_VARS > 0 and "; " .. table.concat(KEY_VARS, "; ") or "") .. ")" },
@@ -45,10 +46,6 @@ M.GLOBAL_OPTIONS = {
     .. DEFAULT_PROVIDER.base_url .. ")" },
   { "--provider", "NAME", table.concat(PROVIDER_NAMES, " or ") .. " (default $" .. providers.ENV .. " or "
     .. providers.DEFAULT .. ")", type = "choice", choices = PROVIDER_NAMES },
-  { AZURE.flags.endpoint, "URL", "Azure OpenAI resource, https://NAME.openai.azure.com (default $"
-    .. AZURE.env.endpoint .. ")" },
-  { AZURE.flags.api_version, "V", "Azure's dated API, e.g. 2024-10-21 (default $" .. AZURE.env.api_version
-    .. "; none: the v1 API)" },
   { "--timeout", "SECONDS", "timeout of each HTTP request (default 600)", type = "number" },
   { "--max-retries", "N", "retries of each request on 429/5xx/network errors (default 2)", type = "count" },
   { "--json", nil, "print the result as JSON on stdout (for scripts)" },
@@ -57,6 +54,18 @@ M.GLOBAL_OPTIONS = {
   { "--no-color", nil, "no colors (also when NO_COLOR is set)" },
   { "--help", nil, "show help for the command", short = "-h" },
 }
+
+do
+  local at = 4 -- after --provider
+  for _, p in ipairs(providers.LIST) do
+    for _, h in ipairs(p.flag_help or {}) do
+      local option, metavar, what, note = h[1], h[2], h[3], h[4]
+      table.insert(M.GLOBAL_OPTIONS, at, { p.flags[option], metavar,
+        what .. " (default $" .. p.env[option] .. (note and "; " .. note or "") .. ")" })
+      at = at + 1
+    end
+  end
+end
 
 local EXIT_HELP = [[
 exit codes:
