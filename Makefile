@@ -229,7 +229,7 @@ FUZZ_LUA_CFLAGS ?= -I/usr/include/$(FUZZ_LUA)
 FUZZ_LUA_LIBS   ?= -l$(FUZZ_LUA) -lm
 FUZZ_DEBS        = clang libclang-rt-14-dev liblua5.4-dev libssl-dev
 FUZZ_TARGETS    ?= fuzz_json_parse fuzz_json_roundtrip fuzz_url fuzz_headers fuzz_jsonl fuzz_md5 \
-                   fuzz_sha256 fuzz_base64 fuzz_file_source
+                   fuzz_sha256 fuzz_base64 fuzz_file_source fuzz_exchange
 FUZZ_BINS        = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 FUZZ_LEAVES                  = src/util.c src/compat.c
 FUZZ_SRC_fuzz_json_parse     = src/codec/json_parse.c
@@ -243,6 +243,8 @@ FUZZ_SRC_fuzz_sha256         = src/codec/sha256.c src/codec/md5.c src/codec/hash
                                src/codec/hmac_lua.c src/codec/constant_time.c $(FUZZ_LEAVES)
 FUZZ_SRC_fuzz_base64         = src/codec/base64.c src/codec/base64_lua.c $(FUZZ_LEAVES)
 FUZZ_SRC_fuzz_file_source    = src/exchange/file_source.c
+FUZZ_SRC_fuzz_exchange       = src/exchange/request.c src/exchange/headers.c src/exchange/response.c \
+                               src/exchange/sink.c src/exchange/bytes.c $(FUZZ_LEAVES)
 FUZZ_DEFS_fuzz_jsonl         = -DOFT_JSONL_BLOCK=16
 FUZZ_DEFS_fuzz_md5           = -DOFT_HASH_READ_SIZE=7
 FUZZ_DEFS_fuzz_sha256        = -DOFT_HASH_READ_SIZE=7
