@@ -4,7 +4,8 @@
 -- list equal to the tree. It rewrites the part of ROCKSPEC between the lines
 -- "-- BEGIN GENERATED MODULES" and "-- END GENERATED MODULES" with one entry
 -- per lua/**/*.lua file and the two C modules, each built from its folder
--- plus the shared leaves at the top of src/ (util.c, compat.c):
+-- plus what both share (the leaves at the top of src/, util.c and compat.c, and
+-- src/exchange/*.c, the per-request rules):
 -- openai.finetunes.core from src/core/*.c, linked to libcurl, and
 -- openai.finetunes.codec from src/codec/*.c, which never sees libcurl. Two
 -- rocks share the tree: the command's (package "openai-finetunes-cli") gets
@@ -48,7 +49,10 @@ local lua_files = {}
 for _, file in ipairs(lines_of("find lua -name '*.lua' -type f")) do
   if in_command(file) == command_rock then lua_files[#lua_files + 1] = file end
 end
+-- the leaves at the top of src/ and the per-request rules of src/exchange/, in both
+-- (the Makefile's SHARED_SRC)
 local shared_c = lines_of("find src -maxdepth 1 -name '*.c' -type f")
+for _, file in ipairs(lines_of("find src/exchange -name '*.c' -type f")) do shared_c[#shared_c + 1] = file end
 local core_c = lines_of("find src/core -name '*.c' -type f")
 local codec_c = lines_of("find src/codec -name '*.c' -type f")
 if #lua_files == 0 or #shared_c == 0 or #core_c == 0 or #codec_c == 0 then
