@@ -10,6 +10,8 @@ describe("fine-tuning jobs", function()
   H.each_test(function(s, client) server, c = s, client end, { reset = { speed = 40 } })
 
   it("runs a job from creation to succeeded, with events, checkpoints and the model", function()
+    -- validation long enough (250 ms at 40x) that the first poll sees it on a busy machine too
+    server:next_job{ validate_seconds = 10 }
     local file = H.training_file(c)
     local job = assert(c:create_job{ model = H.MODEL, training_file = file.id, suffix = "spec-run", seed = 42,
       metadata = { team = "lua" } })

@@ -138,6 +138,7 @@ describe("wait_for_job", function()
   H.each_test(function(s, client) server, c = s, client end, { reset = { speed = 50 } })
 
   it("returns the succeeded job; every event once, oldest first; every status change", function()
+    server:next_job{ validate_seconds = 10 } -- 200 ms at 50x: the first poll sees it on a busy machine too
     local job = job_on(c)
     local events, statuses = {}, {}
     local final, meta = c:wait_for_job(job.id, {
@@ -434,6 +435,7 @@ describe("the workflow helpers inside nginx (ngx transport)", function()
 
   it("uploads in parts, waits, follows every event once, reads the metrics", function()
     server:reset{ speed = 50 }
+    server:next_job{ validate_seconds = 10 } -- 200 ms: the first poll sees validating_files under load too
     local mark = server:mark()
     local status, body = openresty.get(srv:url("/run"), 60)
     assert.equal(200, status, tostring(body) .. srv:error_log())
